@@ -1,0 +1,44 @@
+# The README's commands. Each target installs what it needs first, so a fresh
+# clone needs nothing done by hand.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_DIR := demo-data
+WORKSPACE := .csmetrics/workspace.duckdb
+
+.PHONY: install demo test lint bench browser-deps clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/csmetrics demo --out $(DEMO_DIR)
+	$(BIN)/csmetrics ingest --data $(DEMO_DIR) --workspace $(WORKSPACE)
+	$(BIN)/csmetrics metrics --workspace $(WORKSPACE) --period month --last 12
+	$(BIN)/csmetrics report --workspace $(WORKSPACE) --out report.html
+	@echo "wrote report.html"
+
+# Debian's Chromium for the browser tests (root on CI; skipped when present).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || ( \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "warning: could not install chromium; browser tests will fail" )
+
+lint: install
+	$(BIN)/ruff check src tests
+	$(BIN)/mypy
+
+test: install browser-deps lint
+	$(BIN)/pytest -n 2 --dist loadgroup
+
+bench: install
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .csmetrics $(DEMO_DIR) report.html .bench

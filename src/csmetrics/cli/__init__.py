@@ -1,0 +1,1 @@
+"""Typer commands; thin: parse, call the library, render."""

@@ -1,0 +1,54 @@
+"""Shared CLI plumbing: the --data/--workspace options, error handling, consoles."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from csmetrics.schema.errors import CsmetricsError, DataError
+
+console = Console()
+err = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DataOpt = Annotated[
+    Path | None,
+    typer.Option("--data", help="Data directory of CSV/Parquet files (SPEC section 4).", show_default=False),
+]
+WorkspaceOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--workspace",
+        help="DuckDB workspace written by `csmetrics ingest` (default ./.csmetrics/workspace.duckdb).",
+        show_default=False,
+    ),
+]
+
+
+def handle_errors(fn: F) -> F:
+    """Turn domain errors into a message on stderr and a non-zero exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except DataError as exc:
+            n = len(exc.defects)
+            err.print(f"[bold red]error:[/] the data has {n}{'+' if exc.truncated else ''} defect(s):",
+                      highlight=False)
+            for d in exc.defects:
+                err.print(f"  {d}", markup=False, highlight=False)
+            if exc.truncated:
+                err.print("  ... more defects not shown", highlight=False)
+            raise typer.Exit(exc.exit_code) from None
+        except CsmetricsError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,203 @@
+"""Reading a data directory or a workspace into Ibis tables.
+
+A :class:`Dataset` is what every metric receives: typed Ibis tables on one
+backend connection plus the company's settings. A data directory is validated
+and loaded into an in-memory DuckDB; a workspace is a DuckDB file written by
+:func:`ingest` (all-or-nothing, idempotent).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import ibis
+import ibis.expr.types as ir
+
+from csmetrics.config import Config
+from csmetrics.io.validate import ROW, find_files, lit, q, validate
+from csmetrics.schema.errors import DataError, Defect, UsageError
+from csmetrics.schema.tables import TABLE_ORDER, TABLES
+
+DEFAULT_WORKSPACE = Path(".csmetrics") / "workspace.duckdb"
+META = "_csmetrics_meta"
+
+
+def duckdb_backend(path: str | Path = ":memory:", read_only: bool = False) -> Any:
+    """An Ibis DuckDB backend whose session runs in UTC (SPEC section 5)."""
+    con = ibis.duckdb.connect(str(path), read_only=read_only)
+    con.raw_sql("SET TimeZone = 'UTC'")
+    return con
+
+
+@dataclass
+class Dataset:
+    """Typed input tables on one Ibis backend, plus the company settings."""
+
+    backend: Any
+    tables: dict[str, ir.Table]
+    config: Config
+    source: str
+    extra_columns: dict[str, list[str]] = field(default_factory=dict)
+
+    def has(self, name: str) -> bool:
+        return name in self.tables
+
+    def table(self, name: str) -> ir.Table:
+        try:
+            return self.tables[name]
+        except KeyError:
+            raise UsageError(f"table {name!r} is not in {self.source}") from None
+
+    @property
+    def account_columns(self) -> list[str]:
+        return list(self.tables["accounts"].columns)
+
+
+def _raw(backend: Any) -> duckdb.DuckDBPyConnection:
+    return backend.con
+
+
+def load_data_dir(data_dir: str | Path) -> Dataset:
+    """Validate a data directory and load it into an in-memory DuckDB."""
+    data_dir = Path(data_dir)
+    files = find_files(data_dir)
+    config = Config.load(data_dir)
+    backend = duckdb_backend()
+    con = _raw(backend)
+    extras = validate(con, files, config)
+    tables: dict[str, ir.Table] = {}
+    for name in TABLE_ORDER:
+        if name in files:
+            con.execute(f"CREATE TABLE {q(name)} AS SELECT * EXCLUDE ({ROW}) FROM {q('typed_' + name)}")
+            con.execute(f"DROP TABLE {q('typed_' + name)}; DROP TABLE {q('raw_' + name)}")
+            tables[name] = backend.table(name)
+    return Dataset(backend, tables, config, str(data_dir), extras)
+
+
+def _workspace_tables(con: duckdb.DuckDBPyConnection, schema: str) -> set[str]:
+    rows = con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_catalog = ? OR table_schema = ?",
+        [schema, schema],
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def ingest(data_dir: str | Path, workspace: str | Path = DEFAULT_WORKSPACE) -> dict[str, dict[str, int]]:
+    """Validate ``data_dir`` and upsert it into the workspace in one transaction.
+
+    Keys are upserted (a re-ingest of the same files changes nothing); rows of
+    ``usage_events``, which has no key, are added only if not already present.
+    On any defect nothing is written and the workspace file is not created.
+    Returns, per table, the number of rows read and the rows now stored.
+    """
+    data_dir, workspace = Path(data_dir), Path(workspace)
+    files = find_files(data_dir)
+    config = Config.load(data_dir)
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    existing: dict[str, str] = {}
+    if workspace.exists():
+        try:
+            con.execute(f"ATTACH {lit(str(workspace))} AS ws (READ_ONLY)")
+        except duckdb.Error as exc:
+            raise DataError([Defect(str(workspace), None, None, None, f"is not a csmetrics workspace: {exc}")]) from exc
+        present = {r[0] for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'ws'").fetchall()}
+        existing = {t: f"ws.{q(t)}" for t in TABLE_ORDER if t in present}
+        if META in present:
+            stored = dict(con.execute(f"SELECT key, value FROM ws.{META}").fetchall())
+            old = json.loads(stored.get("config", "{}"))
+            if old and old.get("base_currency") != config.base_currency:
+                raise DataError([Defect("csmetrics.toml", None, "base_currency", config.base_currency,
+                                        f"differs from the workspace's {old.get('base_currency')}")])
+    extras = validate(con, files, config, existing)
+    if workspace.exists():
+        con.execute("DETACH ws")
+    workspace.parent.mkdir(parents=True, exist_ok=True)
+    con.execute(f"ATTACH {lit(str(workspace))} AS ws")
+    counts: dict[str, dict[str, int]] = {}
+    con.execute("BEGIN TRANSACTION")
+    try:
+        present = {r[0] for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'ws'").fetchall()}
+        for name in TABLE_ORDER:
+            if name not in files:
+                continue
+            staged = q("typed_" + name)
+            target = f"ws.{q(name)}"
+            cols = [r[0] for r in con.execute(f"DESCRIBE {staged}").fetchall() if r[0] != ROW]
+            if name not in present:
+                con.execute(f"CREATE TABLE {target} AS SELECT * EXCLUDE ({ROW}) FROM {staged} LIMIT 0")
+            else:
+                have = {r[0]: r[1] for r in con.execute(f"DESCRIBE {target}").fetchall()}
+                types = {r[0]: r[1] for r in con.execute(f"DESCRIBE {staged}").fetchall()}
+                for c in cols:
+                    if c not in have:
+                        con.execute(f"ALTER TABLE {target} ADD COLUMN {q(c)} {types[c]}")
+            col_list = ", ".join(q(c) for c in cols)
+            key = TABLES[name].primary_key
+            if key:
+                cond = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in key)
+                con.execute(f"DELETE FROM {target} t WHERE EXISTS (SELECT 1 FROM {staged} s WHERE {cond})")
+                con.execute(f"INSERT INTO {target} ({col_list}) SELECT {col_list} FROM {staged}")
+            else:
+                con.execute(
+                    f"INSERT INTO {target} ({col_list}) SELECT {col_list} FROM {staged} "
+                    f"EXCEPT SELECT {col_list} FROM {target}"
+                )
+            read = con.execute(f"SELECT count(*) FROM {staged}").fetchone()
+            stored = con.execute(f"SELECT count(*) FROM {target}").fetchone()
+            counts[name] = {"read": int(read[0]) if read else 0, "stored": int(stored[0]) if stored else 0}
+        con.execute(f"CREATE TABLE IF NOT EXISTS ws.{META} (key VARCHAR PRIMARY KEY, value VARCHAR)")
+        con.execute(f"INSERT OR REPLACE INTO ws.{META} VALUES ('config', ?)", [json.dumps(config.to_dict())])
+        con.execute(f"INSERT OR REPLACE INTO ws.{META} VALUES ('extra_columns', ?)", [json.dumps(extras)])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.close()
+    return counts
+
+
+def open_workspace(workspace: str | Path = DEFAULT_WORKSPACE, read_only: bool = True) -> Dataset:
+    """Open a workspace written by :func:`ingest`."""
+    workspace = Path(workspace)
+    if not workspace.exists():
+        raise UsageError(f"workspace {workspace} does not exist: run `csmetrics ingest --data DIR` first")
+    backend = duckdb_backend(workspace, read_only=read_only)
+    names = set(backend.list_tables())
+    if "accounts" not in names:
+        raise UsageError(f"workspace {workspace} has no accounts table: run `csmetrics ingest --data DIR` first")
+    config = Config()
+    extras: dict[str, list[str]] = {}
+    if META in names:
+        stored = dict(_raw(backend).execute(f"SELECT key, value FROM {META}").fetchall())
+        config = Config(**json.loads(stored.get("config", "{}")))
+        extras = json.loads(stored.get("extra_columns", "{}"))
+    tables = {n: backend.table(n) for n in TABLE_ORDER if n in names}
+    return Dataset(backend, tables, config, str(workspace), extras)
+
+
+def open_source(data: str | Path | None = None, workspace: str | Path | None = None) -> Dataset:
+    """The dataset named by the CLI's ``--data`` or ``--workspace`` (default workspace)."""
+    if data is not None and workspace is not None:
+        raise UsageError("give --data or --workspace, not both")
+    if data is not None:
+        return load_data_dir(data)
+    return open_workspace(workspace or DEFAULT_WORKSPACE)
+
+
+@contextmanager
+def opened(data: str | Path | None = None, workspace: str | Path | None = None) -> Iterator[Dataset]:
+    ds = open_source(data, workspace)
+    try:
+        yield ds
+    finally:
+        ds.backend.disconnect()

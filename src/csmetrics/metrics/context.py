@@ -1,0 +1,198 @@
+"""PeriodContext: the shared building blocks every metric builder receives.
+
+A context fixes the dataset, the periods and the optional grouping column.
+Building blocks (period table, account groups, MRR state at period
+boundaries, events bucketed into periods) are built once per context and
+cached as backend temp tables, so a run of many metrics makes one pass per
+input table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from csmetrics.io.dataset import Dataset
+from csmetrics.metrics import state
+from csmetrics.periods import WEEKDAYS, Period
+from csmetrics.schema.errors import UsageError
+
+NONE_GROUP = "(none)"
+"""Group label of accounts whose grouping column is empty."""
+
+
+def period_first(day: ir.DateValue, grain: str, week_start: str = "monday") -> ir.DateValue:
+    """Expression: first day of the period of ``grain`` containing ``day`` (a date)."""
+    if grain == "week":
+        shift = WEEKDAYS.index(week_start)
+        if shift == 0:
+            return day.truncate("W")
+        # Move the week start onto Monday, truncate, move back.
+        return (day - ibis.interval(days=shift)).truncate("W") + ibis.interval(days=shift)
+    unit = {"month": "M", "quarter": "Q", "year": "Y"}[grain]
+    return day.truncate(unit)
+
+
+@dataclass
+class PeriodContext:
+    """Dataset + periods + grouping column, with cached building blocks."""
+
+    ds: Dataset
+    periods: list[Period]
+    grain: str
+    by: str | None = None
+    cache_tables: bool = True
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.periods:
+            raise UsageError("no periods in the requested range")
+        if self.by is not None and self.by not in self.ds.account_columns:
+            raise UsageError(
+                f"--by {self.by!r} is not a column of accounts (columns: {', '.join(self.ds.account_columns)})"
+            )
+
+    # -- memo ----------------------------------------------------------------
+    def memo(self, key: str, build: Callable[[], ir.Table], cache: bool = True) -> ir.Table:
+        if key not in self._memo:
+            t = build()
+            if cache and self.cache_tables:
+                # Materialise once as a temp table: later metrics read it
+                # instead of recomputing the building block.
+                name = f"_cs_{key.replace(':', '_')}_{uuid.uuid4().hex[:8]}"
+                t = self.ds.backend.create_table(name, t, temp=True)
+            self._memo[key] = t
+        return self._memo[key]  # type: ignore[no-any-return]
+
+    @property
+    def week_start(self) -> str:
+        return self.ds.config.week_start
+
+    @property
+    def first_day(self) -> dt.date:
+        return self.periods[0].first
+
+    @property
+    def last_day(self) -> dt.date:
+        return self.periods[-1].last
+
+    # -- periods and groups --------------------------------------------------
+    def periods_table(self) -> ir.Table:
+        """period (label), first, last, before (day before first), idx (0-based order)."""
+        return self.memo(
+            "periods",
+            lambda: ibis.memtable(
+                {
+                    "period": [p.label for p in self.periods],
+                    "first": [p.first for p in self.periods],
+                    "last": [p.last for p in self.periods],
+                    "before": [p.before for p in self.periods],
+                    "idx": list(range(len(self.periods))),
+                },
+                schema={"period": "string", "first": "date", "last": "date", "before": "date", "idx": "int64"},
+            ),
+            cache=False,
+        )
+
+    def account_groups(self) -> ir.Table:
+        """account_id, group: the grouping value as text, NONE_GROUP when empty, null when ungrouped."""
+        def build() -> ir.Table:
+            acc = self.ds.table("accounts")
+            if self.by is None:
+                return acc.select("account_id", group=ibis.null("string"))
+            g = acc[self.by].cast("string")
+            g = ibis.cases((g.isnull() | (g.strip() == ""), NONE_GROUP), else_=g)
+            return acc.select("account_id", group=g)
+        return self.memo("groups", build)
+
+    def grid(self) -> ir.Table:
+        """Every (period, group) pair the output must have a row for."""
+        def build() -> ir.Table:
+            p = self.periods_table().select("period", "idx")
+            if self.by is None:
+                return p.mutate(group=ibis.null("string"))
+            g = self.account_groups().select("group").distinct()
+            return p.cross_join(g)
+        return self.memo("grid", build, cache=False)
+
+    def complete(self, agg: ir.Table, fill: dict[str, float] | None = None) -> ir.Table:
+        """``agg`` (keyed by period, group) on the full grid; ``fill`` gives values for empty cells."""
+        grid = self.grid()
+        on = [grid.period == agg.period]
+        if self.by is not None:
+            on.append(grid.group == agg.group)
+        j = grid.left_join(agg, on)
+        cols = {c: j[c] for c in agg.columns if c not in ("period", "group")}
+        if fill:
+            cols = {c: (v.fill_null(fill[c]) if c in fill else v) for c, v in cols.items()}
+        return j.select(period=grid.period, group=grid.group, idx=grid.idx, **cols)
+
+    # -- building blocks -----------------------------------------------------
+    def with_group(self, t: ir.Table) -> ir.Table:
+        """``t`` (which has account_id) with the account's ``group``."""
+        g = self.account_groups()
+        j = t.join(g, t.account_id == g.account_id)
+        return j.select(t, g.group)
+
+    def bucket(self, table: str, date_col: str, *, grouped: bool = True) -> ir.Table:
+        """Rows of ``table`` dated inside the context's periods, with ``period`` (and ``group``).
+
+        Timestamps count on their UTC date. Rows outside the range are dropped.
+        """
+        def build() -> ir.Table:
+            t = self.ds.table(table)
+            d = t[date_col].cast("date") if t[date_col].type().is_timestamp() else t[date_col]
+            t = t.mutate(_day=d)
+            t = t.filter((t._day >= self.first_day) & (t._day <= self.last_day))
+            t = t.mutate(_first=period_first(t._day, self.grain, self.week_start))
+            p = self.periods_table().select(p_first="first", period="period")
+            j = t.join(p, t._first == p.p_first).drop("p_first", "_first")
+            return self.with_group(j) if grouped and "account_id" in j.columns else j
+        return self.memo(f"bucket:{table}:{date_col}:{grouped}", build)
+
+    def boundary_mrr(self) -> ir.Table:
+        """account_id, day, mrr on every period boundary day (each period's ``before`` and the last ``last``)."""
+        def build() -> ir.Table:
+            days = [p.before for p in self.periods] + [self.periods[-1].last]
+            return state.account_mrr_on(self.ds, days)
+        return self.memo("boundary_mrr", build)
+
+    def first_paying(self) -> ir.Table:
+        return self.memo("first_paying", lambda: state.first_paying_day(self.ds))
+
+    def account_state(self) -> ir.Table:
+        """One row per (account, period) where the account matters for revenue/customer metrics.
+
+        Columns: account_id, group, period, m0 (MRR at the start: day before the
+        first day), m1 (MRR at the end: last day), first_day (first day ever
+        with MRR > 0, null if never), is_new (first_day inside the period),
+        had_before (first_day before the period).
+        Rows with m0 = m1 = 0 are kept only when the account is new in the period.
+        """
+        def build() -> ir.Table:
+            p = self.periods_table()
+            bm = self.boundary_mrr()
+            fp = self.first_paying()
+            accts = fp.select("account_id", "first_day")
+            ap = accts.cross_join(p.select("period", "first", "last", "before"))
+            b0 = bm.select(a0="account_id", d0="day", m0="mrr")
+            b1 = bm.select(a1="account_id", d1="day", m1="mrr")
+            j = ap.left_join(b0, [ap.account_id == b0.a0, ap.before == b0.d0])
+            j = j.left_join(b1, [j.account_id == b1.a1, j.last == b1.d1])
+            j = j.select(
+                "account_id", "first_day", "period", "first", "last",
+                m0=j.m0.fill_null(0).cast(state.MONEY), m1=j.m1.fill_null(0).cast(state.MONEY),
+            )
+            j = j.mutate(
+                is_new=(j.first_day >= j.first) & (j.first_day <= j.last),
+                had_before=j.first_day < j.first,
+            )
+            j = j.filter((j.m0 > 0) | (j.m1 > 0) | j.is_new)
+            return self.with_group(j)
+        return self.memo("account_state", build)
