@@ -112,13 +112,15 @@ def select_metrics(ds: Dataset, names: list[str] | str | None) -> tuple[list[Met
         chosen = [REGISTRY[n] for n in names]
     else:
         chosen = list(REGISTRY.values())
-    ok, notes = [], []
+    ok: list[Metric] = []
+    omitted: dict[str, list[str]] = {}
     for m in chosen:
         missing = [t for t in m.needs if not ds.has(t)]
         if missing:
-            notes.append(f"{m.name} omitted: needs table(s) {', '.join(missing)}")
+            omitted.setdefault(", ".join(missing), []).append(m.name)
         else:
             ok.append(m)
+    notes = [f"omitted (no {tables} table in {ds.source}): {', '.join(names)}" for tables, names in omitted.items()]
     return ok, notes
 
 

@@ -1,6 +1,12 @@
-"""Imports every metric family so its declarations join the registry."""
+"""Imports every metric family so its declarations join the registry (order = listing order)."""
 
 from csmetrics.metrics import (  # noqa: F401
-    customers,
     revenue,
+    customers,
+    renewals,
+    value,
+    costs,
+    support,
+    surveys,
+    usage,
 )

@@ -140,13 +140,14 @@ class PeriodContext:
         j = t.join(g, t.account_id == g.account_id)
         return j.select(t, g.group)
 
-    def bucket(self, table: str, date_col: str, *, grouped: bool = True) -> ir.Table:
-        """Rows of ``table`` dated inside the context's periods, with ``period`` (and ``group``).
+    def bucket(self, table: str, date_col: str, *, source: ir.Table | None = None, grouped: bool = True) -> ir.Table:
+        """Rows of ``table`` (or of ``source``, a derived version of it) dated inside
+        the context's periods, with ``period``, ``_day`` (the UTC date) and ``group``.
 
-        Timestamps count on their UTC date. Rows outside the range are dropped.
+        Rows outside the range are dropped.
         """
         def build() -> ir.Table:
-            t = self.ds.table(table)
+            t = source if source is not None else self.ds.table(table)
             d = t[date_col].cast("date") if t[date_col].type().is_timestamp() else t[date_col]
             t = t.mutate(_day=d)
             t = t.filter((t._day >= self.first_day) & (t._day <= self.last_day))

@@ -1,0 +1,160 @@
+"""`csmetrics metrics` and `csmetrics explain`: the metric layer on the command line."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from csmetrics.cli.common import DataOpt, WorkspaceOpt, console, err, handle_errors
+from csmetrics.compute import compute_dataset
+from csmetrics.engine import open_dataset
+from csmetrics.registry import REGISTRY, load_all
+from csmetrics.report.formats import to_csv, to_json
+from csmetrics.schema.errors import UsageError
+
+FORMATS = ("table", "json", "csv")
+
+EngineOpt = Annotated[str, typer.Option("--engine", help="Backend: duckdb (default) or spark.")]
+MasterOpt = Annotated[
+    str | None, typer.Option("--spark-master", help="Spark master URL (default local[2]).", show_default=False)
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("metrics")(metrics_cmd)
+    app.command("explain")(explain_cmd)
+
+
+def fmt_value(v: float | None, unit: str) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    if unit == "ratio":
+        return f"{100 * v:.1f}%"
+    if unit == "currency":
+        return f"{v:,.2f}"
+    if unit == "count":
+        return f"{v:,.0f}"
+    return f"{v:,.1f}"
+
+
+def render_table(df: pd.DataFrame, title: str) -> Table:
+    """Metrics as rows, periods as columns (one block per group with --by)."""
+    periods = list(dict.fromkeys(df["period"]))
+    t = Table(title=title, show_lines=False)
+    t.add_column("metric", style="bold", no_wrap=True)
+    grouped = df["group"].notna().any()
+    if grouped:
+        t.add_column("group")
+    for p in periods:
+        t.add_column(p, justify="right")
+    for (metric, group), part in df.groupby(["metric", "group"], sort=False, dropna=False):
+        unit = REGISTRY[str(metric)].unit
+        vals = dict(zip(part["period"], part["value"], strict=True))
+        cells = [fmt_value(vals.get(p), unit) for p in periods]
+        t.add_row(str(metric), *([str(group)] if grouped else []), *cells)
+    return t
+
+
+@handle_errors
+def metrics_cmd(
+    data: DataOpt = None,
+    workspace: WorkspaceOpt = None,
+    period: Annotated[str, typer.Option("--period", help="week, month, quarter or year.")] = "month",
+    start: Annotated[str | None, typer.Option("--start", help="First day (YYYY-MM-DD).")] = None,
+    end: Annotated[str | None, typer.Option("--end", help="End day, exclusive (YYYY-MM-DD).")] = None,
+    last: Annotated[int | None, typer.Option("--last", help="Only the last N periods.", min=1)] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Group by an accounts column (segment, csm...).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+    metrics: Annotated[str | None, typer.Option("--metrics", help="Comma-separated metric names.")] = None,
+    list_: Annotated[bool, typer.Option("--list", help="List the metrics and their definitions.")] = False,
+    engine: EngineOpt = "duckdb",
+    spark_master: MasterOpt = None,
+) -> None:
+    """Compute metrics per period (and group). See docs/metrics.md for every definition.
+
+    Rates are fractions; nps, csat and ces are on their 0-100 / -100..100 scales.
+    Metrics whose tables are absent are omitted with a note on stderr.
+    """
+    if list_:
+        load_all()
+        if fmt == "json":
+            print(json.dumps([{"metric": m.name, "unit": m.unit, "needs": list(m.needs), "family": m.family,
+                               "definition": m.definition} for m in REGISTRY.values()], indent=1))
+            return
+        t = Table(title="csmetrics metrics")
+        t.add_column("metric", style="bold", no_wrap=True)
+        t.add_column("unit")
+        t.add_column("needs")
+        t.add_column("definition")
+        for m in REGISTRY.values():
+            t.add_row(m.name, m.unit, ", ".join(m.needs) or "-", m.summary)
+        console.print(t)
+        return
+    if fmt not in FORMATS:
+        raise UsageError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    ds = open_dataset(data, workspace, engine, spark_master)
+    try:
+        result = compute_dataset(ds, metrics, period, start, end, by, last)
+    finally:
+        ds.backend.disconnect()
+    for note in result.notes:
+        err.print(f"note: {note}", highlight=False)
+    if fmt == "json":
+        print(to_json(result.rows))
+    elif fmt == "csv":
+        print(to_csv(result.rows), end="")
+    else:
+        src = data or workspace or "workspace"
+        console.print(render_table(result.rows, f"csmetrics: {src}, by {period}" + (f", per {by}" if by else "")))
+
+
+@handle_errors
+def explain_cmd(
+    metric: Annotated[str, typer.Argument(help="Metric name (see `csmetrics metrics --list`).")],
+    period: Annotated[str, typer.Option("--period", help="Period label: 2025-05, 2025-Q2, 2025, 2025-W19.")],
+    data: DataOpt = None,
+    workspace: WorkspaceOpt = None,
+    by: Annotated[str | None, typer.Option("--by", help="Grouping column (with --group).")] = None,
+    group: Annotated[str | None, typer.Option("--group", help="Group value to explain.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    limit: Annotated[int, typer.Option("--limit", help="Rows to show in table format (0 = all).")] = 50,
+) -> None:
+    """Show a metric's definition, its inputs and the rows behind its value, to audit it."""
+    from csmetrics.explain import _jsonable, explain
+
+    ds = open_dataset(data, workspace)
+    try:
+        ex = explain(ds, metric, period, group, by)
+    finally:
+        ds.backend.disconnect()
+    if fmt == "json":
+        print(json.dumps(ex.to_dict(), indent=1, default=str))
+        return
+    unit = REGISTRY[metric].unit
+    head = f"[bold]{ex.metric}[/] for {ex.period}" + (f", {by} = {ex.group}" if ex.group is not None else "")
+    console.print(head + f": [bold]{fmt_value(ex.value, unit)}[/]")
+    console.print(ex.definition, highlight=False, markup=False)
+    if ex.inputs:
+        t = Table(title="inputs")
+        t.add_column("input")
+        t.add_column("value", justify="right")
+        for k, v in ex.inputs.items():
+            t.add_row(k, f"{v:,.4f}".rstrip("0").rstrip(".") if isinstance(v, float) else str(v))
+        console.print(t)
+    rows = ex.rows if limit == 0 else ex.rows.head(limit)
+    t = Table(title=f"{ex.rows_label}: {len(ex.rows)} row(s)" + (
+        f", first {limit} shown" if 0 < limit < len(ex.rows) else ""))
+    for c in rows.columns:
+        t.add_column(str(c))
+    for r in rows.itertuples(index=False):
+        t.add_row(*["" if pd.isna(x) else str(_jsonable(x)) for x in r])
+    console.print(t)
+
+
+__all__ = ["Path", "register"]

@@ -1,0 +1,54 @@
+"""Customer retention cost (SPEC section 6)."""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+from csmetrics.metrics.common import pick, ratio
+from csmetrics.metrics.context import PeriodContext
+from csmetrics.metrics.revenue import revenue_agg
+from csmetrics.registry import metric
+
+
+def costs_agg(ctx: PeriodContext) -> ir.Table:
+    """Per (period, group): costs incurred. Costs carry no account; when grouping, they are
+    attributed by a costs column of the same name as --by if there is one, else left null.
+    """
+
+    def build() -> ir.Table:
+        c = ctx.bucket("costs", "incurred_on", grouped=False)
+        if ctx.by is None:
+            c = c.mutate(group=ibis.null("string"))
+        elif ctx.by in c.columns:
+            c = c.mutate(group=c[ctx.by].cast("string"))
+        else:
+            agg = c.group_by("period").aggregate(costs=c.amount.sum())
+            agg = agg.mutate(group=ibis.null("string")).filter(ibis.literal(False))
+            return ctx.complete(agg.select("period", "group", "costs"))
+        agg = c.group_by(["period", "group"]).aggregate(costs=c.amount.sum())
+        return ctx.complete(agg, {"costs": 0})
+
+    return ctx.memo("costs_agg", build)
+
+
+@metric("cs_costs", "currency", ("costs",))
+def cs_costs(ctx: PeriodContext) -> ir.Table:
+    """Customer-success costs incurred in the period (base currency).
+
+    With --by, attributed by a costs column of the same name if present, else null.
+    """
+    return pick(costs_agg(ctx), "costs")
+
+
+@metric("crc", "currency", ("costs", "subscriptions"))
+def crc(ctx: PeriodContext) -> ir.Table:
+    """Customer retention cost: costs incurred in the period / active_customers at its end.
+
+    Null when there is no active customer (or, with --by, when costs cannot be attributed).
+    """
+    c = costs_agg(ctx)
+    a = revenue_agg(ctx)
+    on = [c.period == a.period] + ([c.group == a.group] if ctx.by is not None else [])
+    j = c.join(a, on)
+    return j.select(c.period, c.group, c.idx, value=ratio(c.costs, a.active_customers))

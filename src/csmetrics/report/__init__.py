@@ -1,0 +1,1 @@
+"""Tidy results to table / JSON / CSV / HTML."""
