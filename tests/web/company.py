@@ -35,7 +35,7 @@ def _w(path: Path, header: list[str], rows: list[list[object]]) -> None:
 def make_company(out: Path, accounts: int = 60, seed: int = 7, today: dt.date | None = None) -> Path:
     """Write a company of ``accounts`` accounts into ``out`` and return it."""
     rnd = random.Random(seed)
-    today = today or dt.date(2026, 1, 15)
+    today = today or dt.datetime.now(dt.UTC).date()
     first = dt.date(today.year - 2, today.month, 1)
     out.mkdir(parents=True, exist_ok=True)
     acc, subs, tix, surv, ren, costs = [], [], [], [], [], []
@@ -44,7 +44,8 @@ def make_company(out: Path, accounts: int = 60, seed: int = 7, today: dt.date | 
         seg = SEGMENTS[i % 3]
         csm = CSMS[i % 4]
         start = first + dt.timedelta(days=rnd.randrange(0, 600))
-        acc.append([aid, f"Company {i}", start.isoformat(), seg, csm, "pro" if i % 2 else "basic", "EU" if i % 5 else "US"])
+        plan, region = ("pro" if i % 2 else "basic"), ("EU" if i % 5 else "US")
+        acc.append([aid, f"Company {i}", start.isoformat(), seg, csm, plan, region])
         amount = PRICE[seg] * rnd.choice((1, 1, 2))
         churn_at = start + dt.timedelta(days=rnd.randrange(120, 900)) if rnd.random() < 0.35 else None
         # One upgrade or downgrade half way for some accounts: two subscriptions back to back.

@@ -43,7 +43,8 @@ def handle_errors(fn: F) -> F:
             err.print(f"[bold red]error:[/] the data has {n}{'+' if exc.truncated else ''} defect(s):",
                       highlight=False)
             for d in exc.defects:
-                err.print(f"  {d}", markup=False, highlight=False)
+                # soft_wrap: one defect per line at any width, so logs can be grepped.
+                err.print(f"  {d}", markup=False, highlight=False, soft_wrap=True)
             if exc.truncated:
                 err.print("  ... more defects not shown", highlight=False)
             raise typer.Exit(exc.exit_code) from None

@@ -27,7 +27,7 @@ def ingest_cmd(
     """Validate DATA and upsert it into the workspace in one transaction.
 
     On any defect nothing is written and the exit code is 2. Re-ingesting the
-    same files changes nothing (keys are upserted). See docs/cli.md#ingest.
+    same files changes nothing (keys are upserted). See docs/data-contract.md.
     """
     with console.status("validating and ingesting..."):
         counts = ingest(data, workspace)

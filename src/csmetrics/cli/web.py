@@ -1,9 +1,209 @@
-"""CLI commands (filled in by their issue)."""
+"""`csmetrics serve`, `report`, `token create|list|revoke` and `survey link`: the web side on the command line."""
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.table import Table
+
+from csmetrics.cli.common import DataOpt, WorkspaceOpt, console, err, handle_errors
+from csmetrics.io.dataset import DEFAULT_WORKSPACE
+from csmetrics.schema.errors import UsageError
+
+token_app = typer.Typer(help="API tokens for the REST API and the dashboard (stored hashed in the workspace).",
+                        no_args_is_help=True)
+survey_app = typer.Typer(help="Survey collection: signed, expiring links to the NPS / CSAT / CES form.",
+                         no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+    app.command("serve")(serve_cmd)
+    app.command("report")(report_cmd)
+    app.add_typer(token_app, name="token")
+    app.add_typer(survey_app, name="survey")
+
+
+def _workspace(workspace: Path | None) -> Path:
+    ws = workspace or DEFAULT_WORKSPACE
+    if not ws.exists():
+        raise UsageError(f"workspace {ws} does not exist: run `csmetrics ingest --data DIR --workspace {ws}` first")
+    return ws
+
+
+def _connect(workspace: Path | None):  # type: ignore[no-untyped-def]
+    import duckdb
+
+    ws = _workspace(workspace)
+    try:
+        return duckdb.connect(str(ws))
+    except duckdb.IOException as exc:
+        raise UsageError(f"cannot open {ws} for writing (is `csmetrics serve` using it? stop it first): {exc}") from exc
+
+
+@handle_errors
+def serve_cmd(
+    data: DataOpt = None,
+    workspace: WorkspaceOpt = None,
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
+    open_access: Annotated[bool, typer.Option(
+        "--open", help="No token needed to read (for local use only).")] = False,
+) -> None:
+    """Run the dashboard, the REST API (/api/v1, docs at /api/docs) and the survey forms.
+
+    With --data the directory is ingested into a temporary workspace (removed on exit) so survey
+    answers can be recorded; with --workspace answers go into that workspace. See docs/web.md.
+    """
+    import uvicorn
+
+    from csmetrics.web.app import create_app
+    from csmetrics.web.store import Store
+
+    if data is not None and workspace is not None:
+        raise UsageError("give --data or --workspace, not both")
+    store = Store.from_data(data, open_access) if data is not None else Store(_workspace(workspace), open_access)
+    try:
+        if not open_access:
+            with store.write_lock:
+                from csmetrics.web import auth
+
+                have = any(t.revoked_at is None for t in auth.list_tokens(store.writer))
+            if not have or data is not None:
+                token = store.create_token("serve session")
+                err.print(f"API token for this server (keep it secret): [bold]{token}[/]", highlight=False)
+        url = f"http://{host}:{port}/"
+        err.print(f"csmetrics dashboard on {url} (API docs at {url}api/docs); Ctrl+C stops it", highlight=False)
+        uvicorn.run(create_app(store), host=host, port=port, log_level="warning")
+    finally:
+        store.close()
+
+
+@handle_errors
+def report_cmd(
+    out: Annotated[Path, typer.Option("--out", help="HTML file to write.")] = Path("report.html"),
+    workspace: WorkspaceOpt = None,
+    data: DataOpt = None,
+    period: Annotated[str, typer.Option("--period", help="week, month, quarter or year.")] = "month",
+    start: Annotated[str | None, typer.Option("--start", help="First day (YYYY-MM-DD).")] = None,
+    end: Annotated[str | None, typer.Option("--end", help="End day, exclusive (YYYY-MM-DD).")] = None,
+    segment: Annotated[str | None, typer.Option("--segment", help="Only this segment's accounts.")] = None,
+) -> None:
+    """Write a self-contained static HTML report (overview, revenue, retention; JS and CSS inline).
+
+    Reads --workspace (read-only; default ./.csmetrics/workspace.duckdb) or --data DIR. See docs/web.md.
+    """
+    from csmetrics.web.data import Filters
+    from csmetrics.web.report import write_report
+
+    f = Filters.parse(period, start, end, segment)
+    if data is not None and workspace is not None:
+        raise UsageError("give --data or --workspace, not both")
+    with console.status("rendering the report..."):
+        if data is not None:
+            from csmetrics.web.report import render_report
+            from csmetrics.web.store import Store
+
+            store = Store.from_data(data)
+            try:
+                html = render_report(store, f)
+            finally:
+                store.close()
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(html, encoding="utf-8")
+            path = out
+        else:
+            path = write_report(_workspace(workspace), out, f)
+    console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+@token_app.command("create")
+@handle_errors
+def token_create(
+    workspace: WorkspaceOpt = None,
+    name: Annotated[str, typer.Option("--name", help="What the token is for.")] = "",
+) -> None:
+    """Create a token; it is printed once and only its hash is stored."""
+    from csmetrics.web import auth
+
+    con = _connect(workspace)
+    try:
+        token, info = auth.create_token(con, name)
+    finally:
+        con.close()
+    err.print(f"created token {info.token_id}; it is shown only once:", highlight=False)
+    print(token)
+
+
+@token_app.command("list")
+@handle_errors
+def token_list(workspace: WorkspaceOpt = None) -> None:
+    """List tokens (ids and names, never the tokens themselves)."""
+    from csmetrics.web import auth
+
+    con = _connect(workspace)
+    try:
+        infos = auth.list_tokens(con)
+    finally:
+        con.close()
+    t = Table(title="API tokens")
+    for c in ("id", "name", "created", "revoked"):
+        t.add_column(c)
+    for i in infos:
+        t.add_row(i.token_id, i.name, f"{i.created_at:%Y-%m-%d %H:%M}",
+                  f"{i.revoked_at:%Y-%m-%d %H:%M}" if i.revoked_at else "")
+    console.print(t)
+
+
+@token_app.command("revoke")
+@handle_errors
+def token_revoke(
+    token_id: Annotated[str, typer.Argument(help="Token id (see `csmetrics token list`).")],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Revoke a token: requests with it get 401 from then on."""
+    from csmetrics.web import auth
+
+    con = _connect(workspace)
+    try:
+        auth.revoke_token(con, token_id)
+    finally:
+        con.close()
+    console.print(f"revoked token {token_id}")
+
+
+@survey_app.command("link")
+@handle_errors
+def survey_link(
+    account: Annotated[str, typer.Option("--account", help="Account id the answer is for.")],
+    survey: Annotated[str, typer.Option("--survey", help="nps, csat or ces.")] = "nps",
+    ticket: Annotated[str | None, typer.Option("--ticket", help="Ticket the survey follows (csat/ces).")] = None,
+    workspace: WorkspaceOpt = None,
+    base_url: Annotated[str, typer.Option("--base-url", help="Where `csmetrics serve` is reachable.")] = (
+        "http://127.0.0.1:8000"),
+    days: Annotated[int, typer.Option("--days", help="Days until the link expires.", min=1, max=365)] = 14,
+) -> None:
+    """Print a signed, expiring link to the survey form for one account (answerable once)."""
+    import duckdb
+
+    from csmetrics import surveys
+
+    ws = _workspace(workspace)
+    try:
+        con = duckdb.connect(str(ws), read_only=True)
+    except duckdb.Error:
+        con = None  # a running server holds the workspace: the form checks the account when answered
+    if con is not None:
+        try:
+            found = con.execute("SELECT count(*) FROM accounts WHERE account_id = ?", [account]).fetchone()
+        finally:
+            con.close()
+        if not found or not found[0]:
+            raise UsageError(f"no account {account!r} in {ws}")
+    key = surveys.load_key(ws)
+    token, link = surveys.make_link_token(key, account, survey.lower(), ticket, dt.timedelta(days=days))
+    print(f"{base_url.rstrip('/')}/survey/{token}")
+    err.print(f"expires {link.expires_at:%Y-%m-%d %H:%M} UTC", highlight=False)

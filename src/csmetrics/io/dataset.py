@@ -70,7 +70,11 @@ def load_data_dir(data_dir: str | Path) -> Dataset:
     config = Config.load(data_dir)
     backend = duckdb_backend()
     con = _raw(backend)
-    extras = validate(con, files, config)
+    try:
+        extras = validate(con, files, config)
+    except BaseException:
+        backend.disconnect()
+        raise
     tables: dict[str, ir.Table] = {}
     for name in TABLE_ORDER:
         if name in files:
@@ -80,47 +84,73 @@ def load_data_dir(data_dir: str | Path) -> Dataset:
     return Dataset(backend, tables, config, str(data_dir), extras)
 
 
-def _workspace_tables(con: duckdb.DuckDBPyConnection, schema: str) -> set[str]:
-    rows = con.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_catalog = ? OR table_schema = ?",
-        [schema, schema],
-    ).fetchall()
-    return {r[0] for r in rows}
-
-
 def ingest(data_dir: str | Path, workspace: str | Path = DEFAULT_WORKSPACE) -> dict[str, dict[str, int]]:
     """Validate ``data_dir`` and upsert it into the workspace in one transaction.
 
     Keys are upserted (a re-ingest of the same files changes nothing); rows of
     ``usage_events``, which has no key, are added only if not already present.
-    On any defect nothing is written and the workspace file is not created.
-    Returns, per table, the number of rows read and the rows now stored.
+    Children may refer to accounts stored by an earlier ingest. A directory
+    without ``csmetrics.toml`` keeps the workspace's settings; one with it
+    must not change the base currency. On any defect nothing is written: the
+    workspace file is opened read-only while validating, and a workspace that
+    did not exist before is not left behind. Returns, per table, the number of
+    rows read and the rows now stored.
     """
     data_dir, workspace = Path(data_dir), Path(workspace)
     files = find_files(data_dir)
     config = Config.load(data_dir)
+    existed = workspace.exists()
     con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    existing: dict[str, str] = {}
-    if workspace.exists():
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        existing: dict[str, str] = {}
+        if existed:
+            config, existing = _attach_existing(con, workspace, data_dir, config)
+        validate(con, files, config, existing)
+        if existed:
+            con.execute("DETACH ws")
+        workspace.parent.mkdir(parents=True, exist_ok=True)
+        con.execute(f"ATTACH {lit(str(workspace))} AS ws")
         try:
-            con.execute(f"ATTACH {lit(str(workspace))} AS ws (READ_ONLY)")
-        except duckdb.Error as exc:
-            raise DataError([Defect(str(workspace), None, None, None, f"is not a csmetrics workspace: {exc}")]) from exc
-        present = {r[0] for r in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'ws'").fetchall()}
-        existing = {t: f"ws.{q(t)}" for t in TABLE_ORDER if t in present}
-        if META in present:
-            stored = dict(con.execute(f"SELECT key, value FROM ws.{META}").fetchall())
-            old = json.loads(stored.get("config", "{}"))
-            if old and old.get("base_currency") != config.base_currency:
-                raise DataError([Defect("csmetrics.toml", None, "base_currency", config.base_currency,
-                                        f"differs from the workspace's {old.get('base_currency')}")])
-    extras = validate(con, files, config, existing)
-    if workspace.exists():
-        con.execute("DETACH ws")
-    workspace.parent.mkdir(parents=True, exist_ok=True)
-    con.execute(f"ATTACH {lit(str(workspace))} AS ws")
+            counts = _write(con, files, config)
+        except BaseException:
+            con.close()
+            if not existed:
+                for leftover in (workspace, workspace.with_name(workspace.name + ".wal")):
+                    leftover.unlink(missing_ok=True)
+            raise
+    finally:
+        con.close()
+    return counts
+
+
+def _attach_existing(
+    con: duckdb.DuckDBPyConnection, workspace: Path, data_dir: Path, config: Config
+) -> tuple[Config, dict[str, str]]:
+    """Attach a workspace read-only; its tables (for foreign keys) and the settings to validate with."""
+    try:
+        con.execute(f"ATTACH {lit(str(workspace))} AS ws (READ_ONLY)")
+    except duckdb.Error as exc:
+        msg = str(exc).splitlines()[0]
+        defect = Defect(str(workspace), None, None, None, f"could not be opened as a workspace: {msg}")
+        raise DataError([defect]) from exc
+    present = {r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = 'ws'").fetchall()}
+    existing = {t: f"ws.{q(t)}" for t in TABLE_ORDER if t in present}
+    if META in present:
+        stored = dict(con.execute(f"SELECT key, value FROM ws.{META}").fetchall())
+        old = json.loads(stored.get("config", "{}"))
+        if old and not (data_dir / "csmetrics.toml").exists():
+            config = Config(**old)
+        elif old and old.get("base_currency") != config.base_currency:
+            raise DataError([Defect("csmetrics.toml", None, "base_currency", config.base_currency,
+                                    f"differs from the workspace's {old.get('base_currency')} "
+                                    "(expected the same base currency)", column_kind="setting")])
+    return config, existing
+
+
+def _write(con: duckdb.DuckDBPyConnection, files: dict[str, Any], config: Config) -> dict[str, dict[str, int]]:
+    """Upsert the validated ``typed_<table>`` tables into ``ws`` in one transaction."""
     counts: dict[str, dict[str, int]] = {}
     con.execute("BEGIN TRANSACTION")
     try:
@@ -154,6 +184,12 @@ def ingest(data_dir: str | Path, workspace: str | Path = DEFAULT_WORKSPACE) -> d
             read = con.execute(f"SELECT count(*) FROM {staged}").fetchone()
             stored = con.execute(f"SELECT count(*) FROM {target}").fetchone()
             counts[name] = {"read": int(read[0]) if read else 0, "stored": int(stored[0]) if stored else 0}
+        # Extra columns of the stored tables: those of earlier ingests stay too.
+        extras = {}
+        for name in TABLE_ORDER:
+            if name in files or name in present:
+                stored_cols = [r[0] for r in con.execute(f"DESCRIBE ws.{q(name)}").fetchall()]
+                extras[name] = [c for c in stored_cols if c not in TABLES[name].column_names]
         con.execute(f"CREATE TABLE IF NOT EXISTS ws.{META} (key VARCHAR PRIMARY KEY, value VARCHAR)")
         con.execute(f"INSERT OR REPLACE INTO ws.{META} VALUES ('config', ?)", [json.dumps(config.to_dict())])
         con.execute(f"INSERT OR REPLACE INTO ws.{META} VALUES ('extra_columns', ?)", [json.dumps(extras)])
@@ -161,8 +197,6 @@ def ingest(data_dir: str | Path, workspace: str | Path = DEFAULT_WORKSPACE) -> d
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    finally:
-        con.close()
     return counts
 
 

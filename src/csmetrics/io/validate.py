@@ -8,17 +8,32 @@ reported together so a user fixes a file in one go.
 
 from __future__ import annotations
 
+import csv
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from csmetrics.config import Config
 from csmetrics.schema.errors import DataError, Defect
-from csmetrics.schema.tables import SURVEY_RANGES, TABLE_ORDER, TABLES, Column, TableSpec
+from csmetrics.schema.tables import SURVEY_RANGES, TABLE_ORDER, TABLES, Column
 
 MAX_DEFECTS = 50
 ROW = "__row"
+# Undecodable bytes (read with errors="surrogateescape") and NUL: not UTF-8 text.
+_BAD_TEXT = re.compile("[\udc80-\udcff\x00]")
+
+
+def _count_lines(path: Path) -> int:
+    """Lines in a file, the last one counted even without a final newline."""
+    lines, last = 0, b"\n"
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    return lines + (last != b"\n")
 
 
 def q(name: str) -> str:
@@ -29,6 +44,27 @@ def q(name: str) -> str:
 def lit(value: str) -> str:
     """Quote an SQL string literal."""
     return "'" + value.replace("'", "''") + "'"
+
+
+# What is trimmed around every cell (DuckDB's one-argument trim() takes spaces and
+# some Unicode spaces, but not tabs or line breaks: say exactly which).
+TRIMMED = " \t\r\n\u00a0"
+
+
+def trim(sql: str) -> str:
+    """SQL trimming an expression's surrounding whitespace (``TRIMMED``)."""
+    return f"trim({sql}, {lit(TRIMMED)})"
+
+
+def iso_instant(sql: str) -> str:
+    """SQL for the TIMESTAMPTZ a trimmed text holds, NULL unless it is a finite ISO 8601 date or timestamp.
+
+    DuckDB alone would also take 'epoch', 'infinity' or 2025/03/01. Invalid cells
+    become NULL (not some instant) so the checks across rows skip them.
+    """
+    ts = f"TRY_CAST({sql} AS TIMESTAMPTZ)"
+    return (f"CASE WHEN regexp_matches({sql}, '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}([T ]|$)') "
+            f"AND isfinite({ts}) THEN {ts} END")
 
 
 @dataclass
@@ -52,7 +88,7 @@ def find_files(data_dir: Path) -> dict[str, SourceFile]:
         if len(paths) > 1:
             defects.append(Defect(paths[1].name, None, None, None,
                                   f"conflicts with {paths[0].name}: give each table once"))
-        elif paths:
+        if paths:
             found[name] = SourceFile(name, paths[0])
     if "accounts" not in found:
         defects.append(Defect(str(data_dir / "accounts.csv"), None, None, None,
@@ -65,7 +101,7 @@ def find_files(data_dir: Path) -> dict[str, SourceFile]:
 class Validator:
     """Reads and validates the files of one data directory on a DuckDB connection.
 
-    Raw text tables are named ``raw_<table>``; typed ones ``<table>``.
+    Raw text tables are named ``raw_<table>``; typed ones ``typed_<table>``.
     """
 
     def __init__(self, con: duckdb.DuckDBPyConnection, config: Config) -> None:
@@ -73,6 +109,9 @@ class Validator:
         self.config = config
         self.defects: list[Defect] = []
         self.extra_columns: dict[str, list[str]] = {}
+        # (table, column) pairs with a cell defect, so checks that rely on them can stand down.
+        self.bad_columns: set[tuple[str, str]] = set()
+        self.truncated = False
 
     # -- defects -------------------------------------------------------------
     @property
@@ -85,8 +124,6 @@ class Validator:
         else:
             self.truncated = True
 
-    truncated = False
-
     def raise_if_any(self) -> None:
         if self.defects:
             order = {t: i for i, t in enumerate(TABLE_ORDER)}
@@ -96,30 +133,13 @@ class Validator:
     # -- reading -------------------------------------------------------------
     def read_raw(self, src: SourceFile) -> bool:
         """Load a file as text cells plus row numbers. False if unreadable."""
-        spec = TABLES[src.table]
-        path = lit(str(src.path))
-        try:
-            if src.path.suffix == ".csv":
-                self.con.execute(
-                    f"CREATE OR REPLACE TEMP TABLE {q('raw_' + src.table)} AS "
-                    f"SELECT (row_number() OVER () + 1)::BIGINT AS {ROW}, * FROM read_csv({path}, "
-                    "header=true, all_varchar=true, delim=',', quote='\"', escape='\"', "
-                    "sample_size=-1, encoding='utf-8')"
-                )
-            else:
-                cols = self.con.execute(f"DESCRIBE SELECT * FROM read_parquet({path})").fetchall()
-                casts = ", ".join(f"CAST({q(c[0])} AS VARCHAR) AS {q(c[0])}" for c in cols)
-                self.con.execute(
-                    f"CREATE OR REPLACE TEMP TABLE {q('raw_' + src.table)} AS "
-                    f"SELECT (file_row_number + 2)::BIGINT AS {ROW}, {casts} "
-                    f"FROM read_parquet({path}, file_row_number=true)"
-                )
-        except duckdb.Error as exc:
-            msg = str(exc).splitlines()[0]
-            self.add(Defect(src.label, None, None, None, f"could not be read: {msg}"))
+        header = self._read_csv(src) if src.path.suffix == ".csv" else self._read_parquet(src)
+        if header is None:
             return False
-        header = [r[0] for r in self.con.execute(f"DESCRIBE {q('raw_' + src.table)}").fetchall()][1:]
-        ok = True
+        spec = TABLES[src.table]
+        ok = ROW not in header
+        if not ok:
+            self.add(Defect(src.label, 1, ROW, None, "is a reserved column name (expected another name)"))
         for col in spec.required:
             if col not in header:
                 self.add(Defect(src.label, 1, col, None,
@@ -128,13 +148,134 @@ class Validator:
         self.extra_columns[src.table] = [h for h in header if h not in spec.column_names]
         return ok
 
+    def _read_parquet(self, src: SourceFile) -> list[str] | None:
+        path = lit(str(src.path))
+        try:
+            cols = [c[0] for c in self.con.execute(f"DESCRIBE SELECT * FROM read_parquet({path})").fetchall()]
+            # Parquet has no header line; its first record is row 2 as in a CSV file.
+            casts = ", ".join(f"CAST({q(c)} AS VARCHAR) AS {q(c)}" for c in cols)
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {q('raw_' + src.table)} AS "
+                f"SELECT (file_row_number + 2)::BIGINT AS {ROW}, {casts} "
+                f"FROM read_parquet({path}, file_row_number=true)"
+            )
+        except duckdb.Error as exc:
+            msg = str(exc).splitlines()[0]
+            self.add(Defect(src.label, None, None, None, f"could not be read as Parquet: {msg}"))
+            return None
+        return cols
+
+    def _read_csv(self, src: SourceFile) -> list[str] | None:
+        """Read a CSV file as text. Returns its header, or None when unreadable.
+
+        The fast path is DuckDB's reader with the dialect fixed (RFC 4180, no
+        sniffing: a sniffer may take ``#`` lines for comments or skip leading
+        rows) and rows numbered by ``row_number() OVER ()``, which DuckDB runs
+        as an order-preserving streaming window. DuckDB skips blank lines and
+        a quoted field may span lines, so the numbering is only trusted when
+        the file has exactly one line per row; otherwise, and whenever DuckDB
+        cannot parse the file, the exact (slower) Python reader numbers the
+        rows and pinpoints what is wrong.
+        """
+        header = self._csv_header(src)
+        if header is None:
+            return None
+        table = q("raw_" + src.table)
+        columns = "{" + ", ".join(f"{lit(h)}: 'VARCHAR'" for h in header) + "}"
+        try:
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {table} AS "
+                f"SELECT (row_number() OVER () + 1)::BIGINT AS {ROW}, * FROM read_csv({lit(str(src.path))}, "
+                f"auto_detect=false, header=true, columns={columns}, delim=',', quote='\"', escape='\"', "
+                "comment='', skip=0, strict_mode=true, null_padding=false, encoding='utf-8')"
+            )
+            result = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()
+            if result is not None and int(result[0]) + 1 == _count_lines(src.path):
+                return header
+        except duckdb.Error:
+            pass
+        return header if self._read_csv_exact(src, header) else None
+
+    def _csv_header(self, src: SourceFile) -> list[str] | None:
+        try:
+            with src.path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
+                header = next(csv.reader(f, strict=True), None)
+        except (OSError, csv.Error) as exc:
+            self.add(Defect(src.label, 1, None, None, f"could not be read: {exc}"))
+            return None
+        if header is None or header == []:
+            self.add(Defect(src.label, 1, None, None, "is empty (expected a header row naming the columns)"))
+            return None
+        if any(_BAD_TEXT.search(h) for h in header):
+            self.add(Defect(src.label, 1, None, None,
+                            "is not a UTF-8 text file (expected a UTF-8 CSV file with a header row)"))
+            return None
+        bad = False
+        seen: set[str] = set()
+        # Names are trimmed: "account_id " from a spreadsheet export is account_id.
+        header = [h.strip() for h in header]
+        for i, h in enumerate(header, start=1):
+            if not h:
+                self.add(Defect(src.label, 1, f"#{i}", None, "has an empty name in the header (expected a name)"))
+                bad = True
+            elif h in seen:
+                self.add(Defect(src.label, 1, h, None, "appears twice in the header (expected unique names)"))
+                bad = True
+            seen.add(h)
+        return None if bad else header
+
+    def _read_csv_exact(self, src: SourceFile, header: list[str]) -> bool:
+        """Number rows with Python's csv module: one row per record, blank lines counted.
+
+        Reports rows with the wrong number of values, bytes that are not
+        UTF-8 and broken quoting, each on its row. True if the file is usable.
+        """
+        width = len(header)
+        cells: list[list[str | None]] = [[] for _ in header]
+        rows: list[int] = []
+        before = len(self.defects)
+        row = 1
+        try:
+            with src.path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
+                reader = csv.reader(f, strict=True)
+                next(reader, None)
+                for row, record in enumerate(reader, start=2):
+                    if not record:
+                        continue
+                    if len(record) != width:
+                        n = len(record)
+                        self.add(Defect(src.label, row, None, None,
+                                        f"has {n} value{'s' * (n != 1)} (expected {width}, as in the header)"))
+                        continue
+                    for name, value in zip(header, record, strict=True):
+                        if _BAD_TEXT.search(value):
+                            shown = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                            self.add(Defect(src.label, row, name, shown, "is not UTF-8 text (expected a UTF-8 file)"))
+                    rows.append(row)
+                    for i, value in enumerate(record):
+                        cells[i].append(value if value != "" else None)
+        except csv.Error as exc:
+            hint = " (a quote opened on this row is never closed)" if "end of data" in str(exc) else ""
+            self.add(Defect(src.label, row + 1, None, None, f"could not be parsed as CSV: {exc}{hint}"))
+        if len(self.defects) > before or self.truncated:
+            return False
+        arrow = pa.table([pa.array(rows, pa.int64()), *(pa.array(c, pa.string()) for c in cells)],
+                         names=[ROW, *header])
+        view = "__csv_" + src.table
+        self.con.register(view, arrow)
+        try:
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {q('raw_' + src.table)} AS SELECT * FROM {q(view)}")
+        finally:
+            self.con.unregister(view)
+        return True
+
     # -- cell checks ---------------------------------------------------------
     def _cell_problem(self, col: Column, x: str) -> list[tuple[str, str]]:
         """(sql condition that is true when a non-empty cell is bad, expectation) pairs."""
         checks: list[tuple[str, str]] = []
-        t = f"trim({x})"
+        t = trim(x)
         if col.type in ("date", "timestamp"):
-            checks.append((f"TRY_CAST({t} AS TIMESTAMPTZ) IS NULL", "is not " + col.expected))
+            checks.append((f"{iso_instant(t)} IS NULL", "is not " + col.expected))
         elif col.type in ("double", "integer"):
             num = f"TRY_CAST({t} AS DOUBLE)"
             checks.append((f"{num} IS NULL OR NOT isfinite({num})", "is not " + col.expected))
@@ -159,9 +300,9 @@ class Validator:
             if col.name not in present:
                 continue
             x = q(col.name)
-            empty = f"({x} IS NULL OR trim({x}) = '')"
+            empty = f"({x} IS NULL OR {trim(x)} = '')"
             if col.required:
-                conds.append((col.name, empty, "is empty (expected " + col.expected + ")"))
+                conds.append((col.name, empty, "is empty (required: " + col.short + ")"))
             for cond, msg in self._cell_problem(col, x):
                 conds.append((col.name, f"(NOT {empty} AND ({cond}))", msg))
         if not conds:
@@ -171,7 +312,7 @@ class Validator:
         cols = ", ".join(sorted({q(c) for c, _, _ in conds}))
         rows = self.con.execute(
             f"SELECT {ROW}, {cols}, * EXCLUDE ({ROW}, {cols}) FROM (SELECT {ROW}, {cols}, {flags} FROM {raw}) "
-            f"WHERE {any_bad} ORDER BY {ROW} LIMIT {MAX_DEFECTS}"
+            f"WHERE {any_bad} ORDER BY {ROW} LIMIT {MAX_DEFECTS + 1}"
         ).fetchall()
         names = sorted({c for c, _, _ in conds}, key=lambda n: q(n))
         for row in rows:
@@ -182,7 +323,8 @@ class Validator:
                 if hit and col_name not in seen:
                     seen.add(col_name)
                     value = values[col_name]
-                    self.add(Defect(src.label, row[0], col_name, value if value is not None else "", msg))
+                    self.bad_columns.add((src.table, col_name))
+                    self.add(Defect(src.label, row[0], col_name, None if msg.startswith("is empty") else value, msg))
 
     # -- typing --------------------------------------------------------------
     def cast_expr(self, col: Column, present: set[str]) -> str:
@@ -194,15 +336,15 @@ class Validator:
             sqltype = {"string": "VARCHAR", "date": "DATE", "timestamp": "TIMESTAMP",
                        "double": "DOUBLE", "integer": "BIGINT"}[col.type]
             return f"CAST({default} AS {sqltype}) AS {q(col.name)}"
-        x = f"NULLIF(trim({q(col.name)}), '')"
+        x = f"NULLIF({trim(q(col.name))}, '')"
         if col.type == "date":
-            e = f"CAST(CAST({x} AS TIMESTAMPTZ) AS DATE)"
+            e = f"CAST({iso_instant(x)} AS DATE)"
         elif col.type == "timestamp":
-            e = f"CAST(timezone('UTC', CAST({x} AS TIMESTAMPTZ)) AS TIMESTAMP)"
+            e = f"CAST(timezone('UTC', {iso_instant(x)}) AS TIMESTAMP)"
         elif col.type == "double":
-            e = f"CAST({x} AS DOUBLE)"
+            e = f"CASE WHEN isfinite(TRY_CAST({x} AS DOUBLE)) THEN TRY_CAST({x} AS DOUBLE) END"
         elif col.type == "integer":
-            e = f"CAST(CAST({x} AS DOUBLE) AS BIGINT)"
+            e = f"CASE WHEN isfinite(TRY_CAST({x} AS DOUBLE)) THEN TRY_CAST(TRY_CAST({x} AS DOUBLE) AS BIGINT) END"
         elif col.lower_case:
             e = f"lower({x})"
         elif col.name == "currency":
@@ -233,10 +375,11 @@ class Validator:
             return
         typed = q("typed_" + src.table)
         key = ", ".join(q(k) for k in spec.primary_key)
+        not_null = " AND ".join(f"{q(k)} IS NOT NULL" for k in spec.primary_key)
         rows = self.con.execute(
             f"SELECT {ROW}, {key}, first_row FROM (SELECT {ROW}, {key}, "
-            f"min({ROW}) OVER (PARTITION BY {key}) AS first_row FROM {typed}) "
-            f"WHERE {ROW} <> first_row ORDER BY {ROW} LIMIT {MAX_DEFECTS}"
+            f"min({ROW}) OVER (PARTITION BY {key}) AS first_row FROM {typed} WHERE {not_null}) "
+            f"WHERE {ROW} <> first_row ORDER BY {ROW} LIMIT {MAX_DEFECTS + 1}"
         ).fetchall()
         for r in rows:
             value = "/".join(str(v) for v in r[1:-1])
@@ -244,11 +387,16 @@ class Validator:
                             f"is a duplicate key (first seen on row {r[-1]}; expected unique)"))
 
     def check_order(self, src: SourceFile) -> None:
-        typed = q("typed_" + src.table)
+        typed, raw = q("typed_" + src.table), q("raw_" + src.table)
+        present = {r[0] for r in self.con.execute(f"DESCRIBE {raw}").fetchall()}
         for start, end in TABLES[src.table].ordered:
+            if start not in present or end not in present:
+                continue
+            # Compared as typed (UTC) values, shown as written in the file.
             rows = self.con.execute(
-                f"SELECT {ROW}, CAST({q(end)} AS VARCHAR), CAST({q(start)} AS VARCHAR) FROM {typed} "
-                f"WHERE {q(end)} < {q(start)} ORDER BY {ROW} LIMIT {MAX_DEFECTS}"
+                f"SELECT t.{ROW}, {trim('r.' + q(end))}, {trim('r.' + q(start))} "
+                f"FROM {typed} t JOIN {raw} r USING ({ROW}) "
+                f"WHERE t.{q(end)} < t.{q(start)} ORDER BY t.{ROW} LIMIT {MAX_DEFECTS + 1}"
             ).fetchall()
             for r in rows:
                 self.add(Defect(src.label, r[0], end, r[1], f"is before {start} {r[2]} (expected on or after it)"))
@@ -262,7 +410,8 @@ class Validator:
                 continue
             rows = self.con.execute(
                 f"SELECT c.{ROW}, c.{q(fk.column)} FROM {typed} c ANTI JOIN {parent} p "
-                f"ON c.{q(fk.column)} = p.{q(fk.ref_column)} ORDER BY c.{ROW} LIMIT {MAX_DEFECTS}"
+                f"ON c.{q(fk.column)} = p.{q(fk.ref_column)} WHERE c.{q(fk.column)} IS NOT NULL "
+                f"ORDER BY c.{ROW} LIMIT {MAX_DEFECTS + 1}"
             ).fetchall()
             for r in rows:
                 self.add(Defect(src.label, r[0], fk.column, r[1], f"is not a known {fk.table}.{fk.ref_column}"))
@@ -273,24 +422,25 @@ class Validator:
         cases = " ".join(f"WHEN {lit(s)} THEN score < {lo} OR score > {hi}" for s, (lo, hi) in ranges.items())
         rows = self.con.execute(
             f"SELECT {ROW}, survey, score FROM {q('typed_' + src.table)} "
-            f"WHERE CASE survey {cases} END ORDER BY {ROW} LIMIT {MAX_DEFECTS}"
+            f"WHERE CASE survey {cases} END ORDER BY {ROW} LIMIT {MAX_DEFECTS + 1}"
         ).fetchall()
         for r in rows:
             lo, hi = ranges[r[1]]
             self.add(Defect(src.label, r[0], "score", f"{r[2]:g}",
-                            f"is out of range for a {r[1]} survey (expected {lo:g} to {hi:g})"))
+                            f"is out of range for survey {r[1]} (expected {lo:g} to {hi:g})"))
 
     def check_currencies(self, src: SourceFile, date_col: str, fx_relation: str | None) -> None:
         typed = q("typed_" + src.table)
         base = lit(self.config.base_currency)
         if fx_relation is None:
             sql = (f"SELECT {ROW}, currency, CAST({q(date_col)} AS VARCHAR) FROM {typed} "
-                   f"WHERE currency <> {base} ORDER BY {ROW} LIMIT {MAX_DEFECTS}")
+                   f"WHERE currency <> {base} AND {q(date_col)} IS NOT NULL ORDER BY {ROW} LIMIT {MAX_DEFECTS + 1}")
         else:
             sql = (f"SELECT {ROW}, currency, CAST({q(date_col)} AS VARCHAR) FROM {typed} t "
-                   f"WHERE currency <> {base} AND NOT EXISTS (SELECT 1 FROM {fx_relation} f "
+                   f"WHERE currency <> {base} AND t.{q(date_col)} IS NOT NULL "
+                   f"AND NOT EXISTS (SELECT 1 FROM {fx_relation} f "
                    f"WHERE f.currency = t.currency AND f.date <= t.{q(date_col)}) "
-                   f"ORDER BY {ROW} LIMIT {MAX_DEFECTS}")
+                   f"ORDER BY {ROW} LIMIT {MAX_DEFECTS + 1}")
         for r in self.con.execute(sql).fetchall():
             self.add(Defect(src.label, r[0], "currency", r[1],
                             f"has no fx rate on or before {r[2]} (expected a row in fx_rates, "
@@ -311,11 +461,18 @@ def validate(
     """
     v = Validator(con, config)
     readable = {name: src for name, src in files.items() if v.read_raw(src)}
-    for src in readable.values():
+    # Cells are checked, then typed leniently (a bad cell becomes NULL) so that
+    # the table-level checks below run too and report in the same pass; they
+    # skip NULLs, which are either optional or already reported.
+    for name, src in readable.items():
         v.check_cells(src)
-    v.raise_if_any()
-    for name in readable:
         v.make_typed(name)
+    # A parent given but unreadable, or with bad keys, would make child rows look orphaned.
+    unreadable = set(files) - set(readable)
+    if v.bad_columns & {("accounts", "account_id")}:
+        unreadable.add("accounts")
+    if v.bad_columns & {("fx_rates", "currency"), ("fx_rates", "date"), ("fx_rates", "rate")}:
+        unreadable.add("fx_rates")
     parents: dict[str, str] = {}
     for name in ("accounts",):
         rels = []
@@ -323,11 +480,11 @@ def validate(
             rels.append(f"SELECT account_id FROM {q('typed_' + name)}")
         if existing and name in existing:
             rels.append(f"SELECT account_id FROM {existing[name]}")
-        if rels:
+        if rels and name not in unreadable:
             parents[name] = "(" + " UNION ALL ".join(rels) + ")"
     fx_rels = []
     if "fx_rates" in readable:
-        fx_rels.append(f"SELECT currency, date FROM {q('typed_fx_rates')}")
+        fx_rels.append(f"SELECT currency, date FROM {q('typed_fx_rates')} WHERE date IS NOT NULL")
     if existing and "fx_rates" in existing:
         fx_rels.append(f"SELECT currency, date FROM {existing['fx_rates']}")
     fx = "(" + " UNION ALL ".join(fx_rels) + ")" if fx_rels else None
@@ -337,13 +494,7 @@ def validate(
         v.check_foreign_keys(src, parents)
         if name == "survey_responses":
             v.check_scores(src)
-        if name == "subscriptions":
-            v.check_currencies(src, "started_at", fx)
-        if name == "charges":
-            v.check_currencies(src, "charged_at", fx)
+        if name in ("subscriptions", "charges") and "fx_rates" not in unreadable:
+            v.check_currencies(src, "started_at" if name == "subscriptions" else "charged_at", fx)
     v.raise_if_any()
     return v.extra_columns
-
-
-def spec_of(name: str) -> TableSpec:
-    return TABLES[name]

@@ -9,4 +9,5 @@ from csmetrics.metrics import (  # noqa: F401
     support,
     surveys,
     usage,
+    health,
 )

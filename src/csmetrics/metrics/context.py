@@ -18,6 +18,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from csmetrics.engine import materialise
 from csmetrics.io.dataset import Dataset
 from csmetrics.metrics import state
 from csmetrics.periods import WEEKDAYS, Period
@@ -66,7 +67,7 @@ class PeriodContext:
                 # Materialise once as a temp table: later metrics read it
                 # instead of recomputing the building block.
                 name = f"_cs_{key.replace(':', '_')}_{uuid.uuid4().hex[:8]}"
-                t = self.ds.backend.create_table(name, t, temp=True)
+                t = materialise(self.ds.backend, name, t)
             self._memo[key] = t
         return self._memo[key]  # type: ignore[no-any-return]
 
@@ -144,7 +145,9 @@ class PeriodContext:
         """Rows of ``table`` (or of ``source``, a derived version of it) dated inside
         the context's periods, with ``period``, ``_day`` (the UTC date) and ``group``.
 
-        Rows outside the range are dropped.
+        Rows outside the range are dropped. Not materialised: each bucket feeds
+        one family aggregate (which is), so a copy of the fact table would be
+        written only to be read once.
         """
         def build() -> ir.Table:
             t = source if source is not None else self.ds.table(table)
@@ -155,7 +158,7 @@ class PeriodContext:
             p = self.periods_table().select(p_first="first", period="period")
             j = t.join(p, t._first == p.p_first).drop("p_first", "_first")
             return self.with_group(j) if grouped and "account_id" in j.columns else j
-        return self.memo(f"bucket:{table}:{date_col}:{grouped}", build)
+        return self.memo(f"bucket:{table}:{date_col}:{grouped}", build, cache=False)
 
     def boundary_mrr(self) -> ir.Table:
         """account_id, day, mrr on every period boundary day (each period's ``before`` and the last ``last``)."""

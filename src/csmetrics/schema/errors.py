@@ -14,13 +14,17 @@ class Defect:
     column: str | None
     value: str | None
     expected: str
+    # What ``column`` names: a column of a table file, or a setting of csmetrics.toml.
+    column_kind: str = "column"
 
     def __str__(self) -> str:
-        where = self.file
+        """``subscriptions.csv row 14, column ended_at: '2025-02-30' is not a date (expected YYYY-MM-DD)``."""
+        parts = [self.file]
         if self.row is not None:
-            where += f" row {self.row}"
+            parts.append(f"row {self.row}")
         if self.column is not None:
-            where += f", column {self.column}" if self.row is not None else f" column {self.column}"
+            parts.append(f"{self.column_kind} {self.column}")
+        where = parts[0] + (" " + ", ".join(parts[1:]) if len(parts) > 1 else "")
         if self.value is None:
             return f"{where}: {self.expected}"
         return f"{where}: {self.value!r} {self.expected}"

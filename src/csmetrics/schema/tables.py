@@ -31,6 +31,19 @@ class Column:
     lower_case: bool = False
 
     @property
+    def short(self) -> str:
+        """What a cell must hold, in a few words (for an empty required cell)."""
+        if self.choices:
+            return "one of " + ", ".join(self.choices)
+        return {
+            "string": "a text",
+            "date": "a date, YYYY-MM-DD",
+            "timestamp": "an ISO 8601 timestamp",
+            "double": "a number",
+            "integer": "a whole number",
+        }[self.type]
+
+    @property
     def expected(self) -> str:
         """Human description of what a cell must hold, for error messages."""
         if self.choices:

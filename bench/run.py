@@ -1,0 +1,349 @@
+"""`make bench`: wall time and peak memory of csmetrics on demo companies of growing size.
+
+    .venv/bin/python bench/run.py [--sizes 20k,200k,2M] [--runs floor,pandas] [--timeout 3600] [--no-survey-load]
+
+For each size, a deterministic demo company (``csmetrics.demo``; seed 42, 24
+months ending 2026-01-01, about 100 usage events per account) is generated as
+Parquet under ``.bench/data/<accounts>/`` and ingested into a workspace next
+to it; both are reused while the generator's parameters and source are
+unchanged. Then each of these runs as its own process, timed (wall clock) and
+measured (peak resident memory, from the kernel's accounting of that process):
+
+- ``floor``: DuckDB reading every column of the workspace once (bench/floor.py);
+- ``pandas peer``: a vectorised pandas script of the monthly MRR bridge, churn,
+  support, survey and usage metrics, reading the Parquet files (bench/pandas_peer.py);
+- ``csmetrics metrics`` (monthly, 24 months) without the health family and
+  with every metric, the same ``--by csm``, ``csmetrics accounts`` (health of
+  every account) and ``csmetrics feedback``.
+
+``ingest`` (validating the Parquet files into the workspace) is timed once,
+when the workspace is built. Above 200k accounts the pandas peer and the runs
+that include the health family are skipped (``--skip-peer-above``,
+``--skip-health-above``): they need tens of GB there. The peer's values are
+checked against csmetrics'. Results are printed as a table and written as
+JSON to ``.bench/results/<UTC time>.json`` (and ``latest.json``).
+bench/survey_load.py, if present, runs last (survey answers per second
+through the web server).
+
+Targets (200k accounts, 2 cores): metrics within 4x the floor, at least 10x
+faster than the pandas peer, under 1.5 GB peak RSS. See docs/scale.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / ".bench"
+BIN = Path(sys.executable).parent
+SEED = 42
+MONTHS = 24
+END = dt.date(2026, 1, 1)
+START = dt.date(2024, 1, 1)
+EVENTS = 100
+SIZES = {"20k": 20_000, "200k": 200_000, "2M": 2_000_000}
+HEALTH_RUNS = ("csmetrics metrics", "csmetrics metrics --by csm", "csmetrics accounts")
+
+
+@dataclass
+class Run:
+    name: str
+    seconds: float
+    peak_rss_mb: float
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class SizeResult:
+    accounts: int
+    rows: dict[str, int] = field(default_factory=dict)
+    runs: list[Run] = field(default_factory=list)
+    peer_agrees: bool | None = None
+
+    def get(self, name: str) -> Run | None:
+        return next((r for r in self.runs if r.name == name), None)
+
+
+# Spawns the command from a fresh, small interpreter and reports the child's
+# peak RSS. Linux keeps a process's RSS high-water mark across exec, so a
+# child forked straight from this (large) process would report our own size.
+LAUNCHER = """
+import json, os, sys
+pid = os.posix_spawnp(sys.argv[2], sys.argv[2:], os.environ)
+_, status, usage = os.wait4(pid, 0)
+open(sys.argv[1], "w").write(json.dumps(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def measure(name: str, cmd: list[str], timeout: float | None = None, save: Path | None = None) -> Run:
+    """Run ``cmd`` as a child process: wall seconds and its own peak RSS (wait4's ru_maxrss, KiB on Linux).
+
+    Output is drained as it comes (the JSON of 2M accounts is large) keeping
+    only the tail: bench scripts print their figures as the last line. With
+    ``save``, stdout is also written to that file.
+    """
+    t0 = time.perf_counter()
+    fd, usage_file = tempfile.mkstemp(prefix="csmetrics-bench-", suffix=".json")
+    os.close(fd)
+    proc = subprocess.Popen([sys.executable, "-c", LAUNCHER, usage_file, *cmd],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, start_new_session=True)
+    assert proc.stdout is not None and proc.stderr is not None
+    tails = {proc.stdout.fileno(): b"", proc.stderr.fileno(): b""}
+    sel = selectors.DefaultSelector()
+    for f in (proc.stdout, proc.stderr):
+        sel.register(f, selectors.EVENT_READ)
+    timed_out = False
+    sink = save.open("wb") if save is not None else None
+    while sel.get_map():
+        if timeout is not None and not timed_out and time.perf_counter() - t0 > timeout:
+            timed_out = True
+            os.killpg(proc.pid, signal.SIGKILL)
+        for key, _ in sel.select(timeout=5):
+            fd = key.fd
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                sel.unregister(key.fileobj)
+            else:
+                tails[fd] = (tails[fd] + chunk)[-8192:]
+                if sink is not None and fd == proc.stdout.fileno():
+                    sink.write(chunk)
+    proc.wait()
+    if sink is not None:
+        sink.close()
+    seconds = time.perf_counter() - t0
+    peak_kib = json.loads(Path(usage_file).read_text() or "0")  # empty when killed
+    os.unlink(usage_file)
+    ok = proc.returncode == 0
+    out = tails[proc.stdout.fileno()].decode("utf-8", "replace").strip().splitlines()
+    err = tails[proc.stderr.fileno()].decode("utf-8", "replace")
+    proc.stdout.close()
+    proc.stderr.close()
+    detail = (out[-1] if out else "")[:300] if ok else err[-600:]
+    if timed_out:
+        detail = f"timed out after {timeout:.0f} s"
+    return Run(name, round(seconds, 2), round(peak_kib / 1024, 1), ok, detail)
+
+
+def _generator_digest() -> str:
+    h = hashlib.sha256()
+    for p in sorted((ROOT / "src" / "csmetrics" / "demo").glob("*.py")):
+        h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def ensure_company(accounts: int, log: list[Run]) -> tuple[Path, Path]:
+    """(data dir, workspace) of the demo company of ``accounts``, generated and ingested if not cached."""
+    from csmetrics.demo.generator import generate
+
+    root = BENCH / "data" / str(accounts)
+    data, ws = root / "parquet", root / "workspace.duckdb"
+    params = {"accounts": accounts, "seed": SEED, "months": MONTHS, "end": END.isoformat(), "events": EVENTS,
+              "generator": _generator_digest()}
+    marker = root / "params.json"
+    if marker.exists() and json.loads(marker.read_text()) == params and ws.exists():
+        return data, ws
+    shutil.rmtree(root, ignore_errors=True)
+    data.mkdir(parents=True)
+    print(f"  generating {accounts:,} accounts into {data} ...", flush=True)
+    t0 = time.perf_counter()
+    rows = generate(data, accounts=accounts, seed=SEED, months=MONTHS, end=END, fmt="parquet",
+                    events_per_account=EVENTS)
+    log.append(Run("generate", round(time.perf_counter() - t0, 2), 0.0, True, json.dumps(rows)))
+    print(f"  ingesting into {ws} ...", flush=True)
+    log.append(measure("csmetrics ingest", [str(BIN / "csmetrics"), "ingest", "--data", str(data),
+                                            "--workspace", str(ws)]))
+    if not log[-1].ok:
+        raise SystemExit(f"ingest failed: {log[-1].detail}")
+    marker.write_text(json.dumps(params))
+    return data, ws
+
+
+def table_rows(ws: Path) -> dict[str, int]:
+    import duckdb
+
+    from csmetrics.schema.tables import TABLE_ORDER
+
+    con = duckdb.connect(str(ws), read_only=True)
+    try:
+        names = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        out = {}
+        for n in TABLE_ORDER:
+            if n in names:
+                row = con.execute(f'SELECT count(*) FROM "{n}"').fetchone()
+                out[n] = int(row[0]) if row else 0
+        return out
+    finally:
+        con.close()
+
+
+def non_health_metrics() -> list[str]:
+    """Every metric but the health family (whose per-account scoring is timed by ``accounts``)."""
+    from csmetrics.registry import REGISTRY, load_all
+
+    load_all()
+    return [m.name for m in REGISTRY.values() if m.family != "health"]
+
+
+def bench_size(accounts: int, peer: bool, timeout: float | None = None, only: list[str] | None = None,
+               health_max: int = 200_000) -> SizeResult:
+    res = SizeResult(accounts)
+    data, ws = ensure_company(accounts, res.runs)
+    res.rows = table_rows(ws)
+    cs = str(BIN / "csmetrics")
+    py = str(BIN / "python")
+    span = ["--start", START.isoformat(), "--end", END.isoformat()]
+    jobs: list[tuple[str, list[str]]] = [
+        ("floor", [py, str(ROOT / "bench" / "floor.py"), str(ws)]),
+        ("floor (parquet)", [py, str(ROOT / "bench" / "floor.py"), str(data)]),
+    ]
+    if peer:
+        jobs.append(("pandas peer", [py, str(ROOT / "bench" / "pandas_peer.py"), str(data), *span,
+                                     "--out", str(BENCH / "results" / f"peer-{accounts}.parquet")]))
+    jobs += [
+        ("csmetrics metrics (no health)", [cs, "metrics", "--workspace", str(ws), "--period", "month", *span,
+                                           "--format", "json", "--metrics", ",".join(non_health_metrics())]),
+        ("csmetrics metrics", [cs, "metrics", "--workspace", str(ws), "--period", "month", *span, "--format", "json"]),
+        ("csmetrics metrics --by csm", [cs, "metrics", "--workspace", str(ws), "--period", "month", *span,
+                                        "--by", "csm", "--format", "json"]),
+        ("csmetrics accounts", [cs, "accounts", "--workspace", str(ws), "--format", "json"]),
+        ("csmetrics feedback", [cs, "feedback", "--workspace", str(ws), "--period", "month", *span,
+                                "--format", "json"]),
+    ]
+    if accounts > health_max:
+        # The health family scores every account at every period end in pandas
+        # (13 GB at 200k accounts): above health_max it would not fit in memory.
+        jobs = [(name, cmd) for name, cmd in jobs if name not in HEALTH_RUNS]
+    if only:
+        jobs = [(name, cmd) for name, cmd in jobs if any(name.startswith(o) for o in only)]
+    saved = BENCH / "results" / f"metrics-{accounts}.json"
+    for name, cmd in jobs:
+        print(f"  {name} ...", end=" ", flush=True)
+        run = measure(name, cmd, timeout, saved if name == "csmetrics metrics (no health)" else None)
+        print(f"{run.seconds:.1f} s, {run.peak_rss_mb:.0f} MB" + ("" if run.ok else "  FAILED"), flush=True)
+        if not run.ok:
+            print("    " + run.detail.replace("\n", "\n    "), flush=True)
+        res.runs.append(run)
+    res.peer_agrees = peer_agrees(BENCH / "results" / f"peer-{accounts}.parquet", saved)
+    if res.peer_agrees is not None:
+        print(f"  pandas peer and csmetrics agree to 1e-9: {res.peer_agrees}", flush=True)
+    return res
+
+
+def peer_agrees(peer_file: Path, metrics_file: Path) -> bool | None:
+    """Whether the pandas peer computed the same values as csmetrics (so the race is fair)."""
+    if not (peer_file.exists() and metrics_file.exists()):
+        return None
+    import math
+
+    import pandas as pd
+
+    peer = pd.read_parquet(peer_file)
+    ours = {(r["metric"], r["period"]): r["value"] for r in json.loads(metrics_file.read_text())}
+    for r in peer.itertuples(index=False):
+        v = ours.get((r.metric, r.period))
+        both_null = (v is None) and math.isnan(r.value)
+        if not both_null and (v is None or not math.isclose(v, r.value, rel_tol=1e-9, abs_tol=1e-12)):
+            return False
+    return True
+
+
+def ratios(res: SizeResult) -> dict[str, float | None]:
+    """Each ``csmetrics metrics`` run over the floor, and the pandas peer over it."""
+    floor, peer = res.get("floor"), res.get("pandas peer")
+    out: dict[str, float | None] = {}
+    for key, name in (("metrics", "csmetrics metrics"), ("metrics_no_health", "csmetrics metrics (no health)")):
+        m = res.get(name)
+        good = m is not None and m.ok and m.seconds > 0
+        out[f"{key}_over_floor"] = round(m.seconds / floor.seconds, 2) if good and floor and floor.ok else None  # type: ignore[union-attr]
+        out[f"peer_over_{key}"] = round(peer.seconds / m.seconds, 2) if good and peer and peer.ok else None  # type: ignore[union-attr]
+    return out
+
+
+def print_table(results: list[SizeResult]) -> None:
+    print()
+    print(f"{'accounts':>10}  {'run':<30} {'wall s':>9} {'peak RSS MB':>12}")
+    for res in results:
+        for r in res.runs:
+            if r.name == "generate":
+                continue
+            flag = "" if r.ok else "  FAILED"
+            print(f"{res.accounts:>10,}  {r.name:<30} {r.seconds:>9.2f} {r.peak_rss_mb:>12.0f}{flag}")
+        rt = ratios(res)
+        for key, label in (("metrics", "all metrics"), ("metrics_no_health", "without health")):
+            if rt[f"{key}_over_floor"] is None:
+                continue
+            print(f"{'':>10}  {label}: metrics / floor = {rt[f'{key}_over_floor']}x, "
+                  f"pandas peer / metrics = {rt[f'peer_over_{key}'] or 'n/a'}x")
+
+
+def survey_load() -> dict[str, object] | None:
+    script = ROOT / "bench" / "survey_load.py"
+    if not script.exists():
+        return None
+    print("survey load (bench/survey_load.py) ...", flush=True)
+    run = measure("survey load", [str(BIN / "python"), str(script), "--seconds", "15"])
+    out: dict[str, object] = asdict(run)
+    with contextlib.suppress(ValueError):
+        out["figures"] = json.loads(run.detail)
+    print(f"  {run.detail}", flush=True)
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="20k,200k,2M", help="comma-separated: 20k, 200k, 2M or a number")
+    ap.add_argument("--skip-peer-above", type=int, default=200_000,
+                    help="do not run the pandas peer above this many accounts (it needs tens of GB at 2M)")
+    ap.add_argument("--skip-health-above", type=int, default=200_000,
+                    help="above this many accounts, skip the runs that include the health family (memory)")
+    ap.add_argument("--no-survey-load", action="store_true")
+    ap.add_argument("--runs", default=None,
+                    help="only the runs whose names start with one of these (comma-separated), e.g. floor,pandas")
+    ap.add_argument("--timeout", type=float, default=3600, help="seconds after which a run is stopped (failed)")
+    args = ap.parse_args()
+    sizes = [SIZES.get(s.strip()) or int(s.strip().replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    (BENCH / "results").mkdir(parents=True, exist_ok=True)
+    results: list[SizeResult] = []
+    started = dt.datetime.now(dt.UTC)
+    for n in sizes:
+        print(f"{n:,} accounts", flush=True)
+        only = [o.strip() for o in args.runs.split(",")] if args.runs else None
+        results.append(bench_size(n, peer=n <= args.skip_peer_above, timeout=args.timeout, only=only,
+                                  health_max=args.skip_health_above))
+    print_table(results)
+    report: dict[str, object] = {
+        "started": started.isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+                    "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)},
+        "company": {"seed": SEED, "months": MONTHS, "end": END.isoformat(), "events_per_account": EVENTS},
+        "sizes": [{"accounts": r.accounts, "rows": r.rows, "runs": [asdict(x) for x in r.runs],
+                   "peer_agrees": r.peer_agrees, **ratios(r)} for r in results],
+    }
+    if not args.no_survey_load:
+        report["survey_load"] = survey_load()
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    for name in (f"{stamp}.json", "latest.json"):
+        (BENCH / "results" / name).write_text(json.dumps(report, indent=1))
+    print(f"\nwrote .bench/results/{stamp}.json")
+    return 0 if all(r.ok for res in results for r in res.runs) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The web dashboard, REST API and survey forms (FastAPI); thin over the library."""

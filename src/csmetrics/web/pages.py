@@ -1,0 +1,370 @@
+"""Dashboard pages: overview, revenue, retention, customers, account, CSMs, feedback, definitions.
+
+Every page reads the shared filters (period grain, start, end, segment) from
+the query string, so a URL reproduces a view. Pages are plain HTML that HTMX
+enhances (boosted links and forms swap the page without a full reload).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from csmetrics.registry import REGISTRY, load_all
+from csmetrics.web import charts, data
+from csmetrics.web.app import COOKIE, require_reader, today
+from csmetrics.web.data import Filters
+from csmetrics.web.store import Store
+
+router = APIRouter(include_in_schema=False)
+Reader = Depends(require_reader)
+
+NAV = (("/", "Overview"), ("/revenue", "Revenue"), ("/retention", "Retention"), ("/customers", "Customers"),
+       ("/csms", "CSMs"), ("/feedback", "Feedback"), ("/definitions", "Definitions"))
+KPIS = (
+    ("mrr", "MRR", True),
+    ("net_revenue_retention", "Net revenue retention", True),
+    ("customer_churn_rate", "Customer churn", False),
+    ("nps", "NPS", True),
+    ("csat", "CSAT", True),
+    ("fcr_rate", "First contact resolution", True),
+)
+MOVES = (("new", "new_mrr"), ("reactivation", "reactivation_mrr"), ("expansion", "expansion_mrr"),
+         ("contraction", "contraction_mrr"), ("churned", "churned_mrr"))
+HEALTH = ("green", "yellow", "red")
+SORTABLE = ("account_id", "name", "segment", "csm", "mrr", "health_score")
+
+
+def _store(request: Request) -> Store:
+    return request.app.state.store  # type: ignore[no-any-return]
+
+
+def _filters(request: Request) -> Filters:
+    q = request.query_params
+    return Filters.parse(q.get("period"), q.get("start"), q.get("end"), q.get("segment"))
+
+
+def render(request: Request, template: str, f: Filters | None, **ctx: Any) -> HTMLResponse:
+    store = _store(request)
+    base: dict[str, Any] = {
+        "nav": NAV,
+        "path": request.url.path,
+        "f": f,
+        "qs": urlencode(f.query()) if f else "",
+        "segments": data.segments(store) if f else [],
+        "open_access": store.open_access,
+        "units": {m.name: m.unit for m in load_all().values()},
+    }
+    base.update(ctx)
+    return request.app.state.templates.TemplateResponse(request, template, base)  # type: ignore[no-any-return]
+
+
+def change(cur: float | None, prev: float | None, unit: str) -> tuple[str, float | None]:
+    """Text for the change vs the previous period, and its signed size (for the colour)."""
+    if cur is None or prev is None:
+        return "no previous value", None
+    d = cur - prev
+    if unit == "ratio":
+        return f"{100 * d:+.1f} pp vs previous", d
+    if unit == "currency" and prev:
+        return f"{100 * d / abs(prev):+.1f}% vs previous", d
+    return f"{d:+.1f} vs previous", d
+
+
+def overview_context(store: Store, f: Filters) -> dict[str, Any]:
+    names = [k for k, _, _ in KPIS]
+    s = data.series(store, f, names + ["active_customers"])
+    tiles = []
+    for name, label, up_good in KPIS:
+        vals = s.values(name)
+        if not vals:
+            tiles.append({"name": name, "label": label, "available": False})
+            continue
+        # The latest period with a value: a period just begun may have no survey or ticket yet.
+        i = max((k for k, v in enumerate(vals) if v is not None), default=len(vals) - 1)
+        cur = vals[i]
+        prev = vals[i - 1] if i > 0 else None
+        text, d = change(cur, prev, REGISTRY[name].unit)
+        good = None if d is None or d == 0 else (d > 0) == up_good
+        tiles.append({"name": name, "label": label, "available": True, "value": cur, "unit": REGISTRY[name].unit,
+                      "change": text, "good": good, "spark": charts.sparkline(vals), "period": s.labels[i],
+                      "latest": i == len(vals) - 1})
+    day = data.as_of(s.periods)
+    mix = health_mix(store, day, f.segment)
+    mix_change = None
+    if mix is not None and len(s.periods) > 1:
+        before = health_mix(store, s.periods[-2].last, f.segment)
+        if before is not None:
+            mix_change = ", ".join(f"{c} {mix[c] - before[c]:+d}" for c in HEALTH) + f" vs {s.periods[-2].label}"
+    return {"tiles": tiles, "mix": mix, "mix_change": mix_change, "as_of": day, "labels": s.labels, "notes": s.notes,
+            "mrr_chart": charts.line("MRR", s.labels, {"MRR": s.values("mrr")}) if s.has("mrr") else None}
+
+
+def health_mix(store: Store, day: dt.date, segment: str | None, csm: str | None = None) -> dict[str, int] | None:
+    df = data.accounts_frame(store, day, segment)
+    if "health_color" not in df.columns:
+        return None
+    df = df[df["mrr"] > 0]
+    if csm is not None:
+        df = df[df["csm"] == csm]
+    counts = df["health_color"].value_counts()
+    return {c: int(counts.get(c, 0)) for c in HEALTH}
+
+
+def revenue_context(store: Store, f: Filters, bridge: str | None) -> dict[str, Any]:
+    names = ["mrr", "starting_mrr", "net_new_mrr", "arpa", "active_customers"] + [m for _, m in MOVES]
+    s = data.series(store, f, names)
+    ctx: dict[str, Any] = {"labels": s.labels, "notes": s.notes, "available": s.has("mrr")}
+    if not s.has("mrr"):
+        return ctx
+    labels = s.labels
+    # Default bridge: the latest period with any MRR movement (a period just begun often has none).
+    moved = [k for k in range(len(labels)) if any(s.values(m)[k] for _, m in MOVES)]
+    pick = bridge if bridge in labels else labels[moved[-1] if moved else -1]
+    i = labels.index(pick)
+    steps = {}
+    for name, m in MOVES:
+        v = s.values(m)[i] or 0.0
+        steps[name] = -v if name in ("contraction", "churned") else v
+    ctx.update(
+        mrr_chart=charts.line("MRR at the end of each period", labels, {"MRR": s.values("mrr")}),
+        moves_chart=charts.movements(labels, {n: s.values(m) for n, m in MOVES}),
+        bridge_chart=charts.waterfall(pick, s.values("starting_mrr")[i] or 0.0, steps, s.values("mrr")[i] or 0.0),
+        bridge=pick,
+        table=[(m, [s.values(m)[k] for k in range(len(labels))]) for m in names if s.has(m)],
+    )
+    return ctx
+
+
+def retention_context(store: Store, f: Filters) -> dict[str, Any]:
+    names = ["customer_churn_rate", "customer_retention_rate", "gross_revenue_retention", "net_revenue_retention",
+             "renewal_rate", "customers_start", "churned_customers"]
+    s = data.series(store, f, names)
+    ctx: dict[str, Any] = {"labels": s.labels, "notes": s.notes, "available": s.has("customer_churn_rate")}
+    if not s.has("customer_churn_rate"):
+        return ctx
+    cohorts, cols, matrix, sizes = data.cohort_retention(store, f)
+    rates = {REGISTRY[n].name: s.values(n) for n in names[:5] if s.has(n)}
+    ctx.update(
+        rates_chart=charts.line("Customer churn and retention", s.labels,
+                                {"customer churn": s.values("customer_churn_rate"),
+                                 "customer retention": s.values("customer_retention_rate")}, percent=True),
+        revenue_chart=charts.line("Revenue retention", s.labels,
+                                  {"gross revenue retention": s.values("gross_revenue_retention"),
+                                   "net revenue retention": s.values("net_revenue_retention")}, percent=True),
+        cohort_chart=charts.heatmap("Cohort retention (share of each cohort paying at the end of the period)",
+                                    cols, cohorts, matrix) if cohorts else None,
+        cohorts=list(zip(cohorts, sizes, matrix, strict=True)),
+        cols=cols,
+        table=[(n, v) for n, v in rates.items()] + [(n, s.values(n)) for n in names[5:] if s.has(n)],
+    )
+    return ctx
+
+
+@router.get("/", response_class=HTMLResponse, dependencies=[Reader])
+def overview(request: Request) -> HTMLResponse:
+    f = _filters(request)
+    return render(request, "overview.html", f, title="Overview", **overview_context(_store(request), f))
+
+
+@router.get("/revenue", response_class=HTMLResponse, dependencies=[Reader])
+def revenue(request: Request, bridge: str | None = None) -> HTMLResponse:
+    f = _filters(request)
+    return render(request, "revenue.html", f, title="Revenue", **revenue_context(_store(request), f, bridge))
+
+
+@router.get("/retention", response_class=HTMLResponse, dependencies=[Reader])
+def retention(request: Request) -> HTMLResponse:
+    f = _filters(request)
+    return render(request, "retention.html", f, title="Retention", **retention_context(_store(request), f))
+
+
+@router.get("/customers", response_class=HTMLResponse, dependencies=[Reader])
+def customers(
+    request: Request,
+    csm: str | None = None,
+    health: str | None = None,
+    q: str | None = None,
+    sort: str = "mrr",
+    dir: str = "desc",
+) -> HTMLResponse:
+    store = _store(request)
+    f = _filters(request)
+    ps = data.periods(store, f)
+    day = data.as_of(ps)
+    df = data.accounts_frame(store, day, f.segment)
+    csms = sorted({str(x) for x in df["csm"].dropna()}) if "csm" in df.columns else []
+    if csm and "csm" in df.columns:
+        df = df[df["csm"] == csm]
+    if health and "health_color" in df.columns:
+        df = df[df["health_color"] == health]
+    if q:
+        needle = q.strip().lower()
+        hay = df["account_id"].astype(str).str.lower()
+        if "name" in df.columns:
+            hay = hay + " " + df["name"].fillna("").astype(str).str.lower()
+        df = df[hay.str.contains(needle, regex=False)]
+    sort = sort if sort in SORTABLE and sort in df.columns else "mrr"
+    desc = dir != "asc"
+    df = df.sort_values(sort, ascending=not desc, na_position="last", kind="stable")
+    total = len(df)
+    has_health = "health_color" in df.columns
+    columns = [c for c in ("name", "segment", "csm") if c in df.columns]
+    rows = [data._record(r) for r in df.head(1000).to_dict("records")]
+    extra = {"csm": csm or "", "health": health or "", "q": q or ""}
+    return render(request, "customers.html", f, title="Customers", rows=rows, total=total, as_of=day, csms=csms,
+                  sort=sort, desc=desc, extra=extra, has_health=has_health, columns=columns,
+                  columns_labels=[(c, c) for c in columns] + [("mrr", "MRR")]
+                  + ([("health_score", "health score")] if has_health else []))
+
+
+@router.get("/accounts/{account_id:path}", response_class=HTMLResponse, dependencies=[Reader])
+def account(request: Request, account_id: str) -> Response:
+    store = _store(request)
+    f = _filters(request)
+    ps = data.periods(store, f)
+    day = data.as_of(ps)
+    d = data.account_detail(store, account_id, day)
+    if d is None:
+        resp = render(request, "error.html", f, title="Not found", message=f"no account {account_id!r}", status=404)
+        resp.status_code = 404
+        return resp
+    tables = {k: [data._record(r) for r in v.to_dict("records")] for k, v in d["tables"].items()}
+    subs = [{"label": r["subscription_id"], "start": r["started_at"], "end": r.get("ended_at"),
+             "hover": f"{r['subscription_id']}: {r.get('amount')} per {r.get('interval') or 'month'}"}
+            for r in tables.get("subscriptions", [])]
+    events = [{"kind": "ticket", "at": r["opened_at"], "hover": f"ticket {r['ticket_id']}"}
+              for r in tables.get("tickets", [])]
+    events += [{"kind": f"{r['survey']} answer", "at": r["responded_at"], "hover": f"{r['survey']} {r['score']:g}"}
+               for r in tables.get("survey_responses", [])]
+    components = health_components(d["health"]) if d["health"] else []
+    chart = charts.timeline(subs, events, today().isoformat()) if subs or events else None
+    return render(request, "account.html", f, title=f"Account {account_id}", a=d["account"], mrr=d["mrr"],
+                  health=d["health"], components=components, tables=tables, timeline=chart, as_of=day)
+
+
+def health_components(h: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows of (component, value, score, weight, contribution) from the model's C_score, C_value... columns."""
+    names = [k[: -len("_score")] for k in h if k.endswith("_score") and k != "health_score"]
+    return [{"component": n, "value": h.get(f"{n}_value"), "score": h.get(f"{n}_score"),
+             "weight": h.get(f"{n}_weight"), "contribution": h.get(f"{n}_contribution")} for n in names]
+
+
+@router.get("/csms", response_class=HTMLResponse, dependencies=[Reader])
+def csms(request: Request) -> HTMLResponse:
+    store = _store(request)
+    f = _filters(request)
+    if "csm" not in store.ds.account_columns:
+        return render(request, "csms.html", f, title="CSMs", rows=[], available=False)
+    names = ["mrr", "active_customers", "customer_churn_rate", "net_revenue_retention", "nps"]
+    s = data.series(store, f, names, by="csm")
+    last = s.labels[-1]
+    day = data.as_of(s.periods)
+    acc = data.accounts_frame(store, day, f.segment)
+    rows = []
+    for csm_name, part in acc.groupby(acc["csm"].fillna("(none)")):
+        r: dict[str, Any] = {"csm": csm_name, "accounts": len(part), "paying": int((part["mrr"] > 0).sum())}
+        for n in names:
+            key = (csm_name, last)
+            r[n] = None
+            if n in s.frame.columns and key in s.frame.index:
+                v = s.frame.loc[key, n]
+                r[n] = None if v != v else float(v)
+        r["mix"] = health_mix(store, day, f.segment, str(csm_name)) if csm_name != "(none)" else None
+        rows.append(r)
+    return render(request, "csms.html", f, title="CSMs", rows=rows, available=True, period=last, as_of=day,
+                  notes=s.notes)
+
+
+@router.get("/feedback", response_class=HTMLResponse, dependencies=[Reader])
+def feedback(request: Request) -> HTMLResponse:
+    store = _store(request)
+    f = _filters(request)
+    names = ["nps", "nps_margin_of_error", "nps_responses", "csat", "csat_responses", "ces", "ces_responses"]
+    s = data.series(store, f, names)
+    ctx: dict[str, Any] = {"labels": s.labels, "notes": s.notes, "available": s.has("nps")}
+    if s.has("nps"):
+        ctx["nps_chart"] = charts.line("NPS with its 95% margin of error", s.labels, {"NPS": s.values("nps")},
+                                       errors={"NPS": s.values("nps_margin_of_error")})
+        ctx["sat_chart"] = charts.line("CSAT and CES (% positive)", s.labels,
+                                       {"CSAT": s.values("csat"), "CES": s.values("ces")})
+        ctx["table"] = [(n, s.values(n)) for n in names if s.has(n)]
+    fb = data.feedback_themes(store, f)
+    ctx["feedback"] = fb
+    ctx["theme_columns"] = list(fb["themes"][0]) if fb and fb["themes"] else []
+    comments = data.recent_comments(store, f)
+    ctx["comments"] = [data._record(r) for r in comments.to_dict("records")]
+    return render(request, "feedback.html", f, title="Feedback", **ctx)
+
+
+@router.get("/explain/{metric}", response_class=HTMLResponse, dependencies=[Reader])
+def explain_page(request: Request, metric: str, at: str | None = None) -> Response:
+    """The audit of one value: definition, inputs and the account-level rows behind it."""
+    store = _store(request)
+    f = _filters(request)
+    if metric not in load_all():
+        resp = render(request, "error.html", f, title="Not found", message=f"unknown metric {metric!r}")
+        resp.status_code = 404
+        return resp
+    try:
+        from csmetrics.explain import explain
+    except ImportError:
+        return render(request, "error.html", f, title="Explain", message="explain is not available")
+    by, group = ("segment", f.segment) if f.segment else (None, None)
+    at = at or data.periods(store, f)[-1].label
+
+    def build() -> Any:
+        with store.reading():
+            try:
+                return explain(store.ds, metric, at, group, by)
+            finally:
+                store.drop_temp_tables()
+
+    ex = store.cached(("explain-page", metric, at, by, group), build)
+    rows = [data._record(r) for r in ex.rows.head(500).to_dict("records")]
+    return render(request, "explain.html", f, title=f"{metric}, {ex.period}", ex=ex, rows=rows,
+                  columns=list(ex.rows.columns), unit=REGISTRY[metric].unit, total=len(ex.rows))
+
+
+@router.get("/definitions", response_class=HTMLResponse, dependencies=[Reader])
+def definitions(request: Request) -> HTMLResponse:
+    f = _filters(request)
+    metrics = sorted(load_all().values(), key=lambda m: (m.family, m.name))
+    return render(request, "definitions.html", f, title="Metric definitions", metrics=metrics)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str = "/") -> HTMLResponse:
+    return render(request, "login.html", None, title="Sign in", next=_safe_next(next), error=None)
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(
+    request: Request, token: Annotated[str, Form(max_length=300)], next: Annotated[str, Form()] = "/"
+) -> Response:
+    store = _store(request)
+    if not store.check_token(token.strip()):
+        resp = render(request, "login.html", None, title="Sign in", next=_safe_next(next),
+                      error="That token is not valid.")
+        resp.status_code = 401
+        return resp
+    resp2 = RedirectResponse(_safe_next(next), status_code=303)
+    resp2.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict", max_age=7 * 86400,
+                     secure=request.url.scheme == "https")
+    return resp2
+
+
+@router.post("/logout")
+def logout() -> Response:
+    resp = RedirectResponse("/login", status_code=303)
+    resp.delete_cookie(COOKIE)
+    return resp
+
+
+def _safe_next(nxt: str) -> str:
+    """Only local paths, so the login form cannot redirect elsewhere."""
+    return nxt if nxt.startswith("/") and not nxt.startswith("//") and "\\" not in nxt else "/"
