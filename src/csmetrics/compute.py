@@ -24,6 +24,9 @@ from csmetrics.periods import Period, check_grain, next_start, parse_date, perio
 from csmetrics.registry import REGISTRY, Metric, load_all
 from csmetrics.schema.errors import UsageError
 
+# Columns that say when something happened. Scheduled dates (ended_at,
+# renewals' due_on) may lie in the future, so they bound the span from below only.
+SCHEDULED = {("subscriptions", "ended_at"), ("renewals", "due_on")}
 DATE_COLUMNS: dict[str, tuple[str, ...]] = {
     "subscriptions": ("started_at", "ended_at"),
     "charges": ("charged_at",),
@@ -55,7 +58,8 @@ def data_span(ds: Dataset, today: dt.date | None = None) -> tuple[dt.date, dt.da
         for c in cols:
             col = t[c].cast("date") if t[c].type().is_timestamp() else t[c]
             lows.append(col.min())
-            highs.append(col.max())
+            if (table, c) not in SCHEDULED:
+                highs.append(col.max())
     if not lows:
         return today, today
     lo_hi = ibis.memtable({"x": [0]}).select(
@@ -105,13 +109,16 @@ def select_metrics(ds: Dataset, names: list[str] | str | None) -> tuple[list[Met
     load_all()
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",") if n.strip()]
-    if names:
+    if names == ["all"]:
+        chosen = list(REGISTRY.values())
+    elif names:
         unknown = [n for n in names if n not in REGISTRY]
         if unknown:
             raise UsageError(f"unknown metric(s): {', '.join(unknown)}; see `csmetrics metrics --list`")
         chosen = [REGISTRY[n] for n in names]
     else:
-        chosen = list(REGISTRY.values())
+        # Opt-in metrics (default=False) are computed only when named or with "all".
+        chosen = [m for m in REGISTRY.values() if m.default]
     ok: list[Metric] = []
     omitted: dict[str, list[str]] = {}
     for m in chosen:

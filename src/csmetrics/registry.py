@@ -33,6 +33,8 @@ class Metric:
     builder: Builder
     additive: bool = False
     """True when group values sum to the total (counts and money)."""
+    default: bool = True
+    """False for costly metrics computed only when named (e.g. the health aggregates)."""
 
     @property
     def definition(self) -> str:
@@ -47,7 +49,8 @@ REGISTRY: dict[str, Metric] = {}
 
 
 def metric(
-    name: str, unit: Unit, needs: tuple[str, ...] = (), family: str = "", additive: bool = False
+    name: str, unit: Unit, needs: tuple[str, ...] = (), family: str = "", additive: bool = False,
+    default: bool = True,
 ) -> Callable[[Builder], Builder]:
     """Declare a metric; the decorated function's docstring is its user-facing definition."""
 
@@ -55,7 +58,7 @@ def metric(
         if name in REGISTRY:
             raise ValueError(f"metric {name!r} declared twice")
         fam = family or fn.__module__.rsplit(".", 1)[-1]
-        REGISTRY[name] = Metric(name, unit, tuple(needs), fam, fn, additive)
+        REGISTRY[name] = Metric(name, unit, tuple(needs), fam, fn, additive, default)
         return fn
 
     return register

@@ -42,7 +42,8 @@ def test_nps_and_margin_of_error(tmp_path: Path) -> None:
     v = values(d, "nps,nps_margin_of_error,nps_responses", end="2025-03-01")
     assert v[("nps", "2025-01", None)] == pytest.approx(30)
     p, dd, n = 0.5, 0.2, 10
-    assert v[("nps_margin_of_error", "2025-01", None)] == pytest.approx(1.96 * 100 * ((p + dd - (p - dd) ** 2) / n) ** 0.5)
+    expected = 1.96 * 100 * ((p + dd - (p - dd) ** 2) / n) ** 0.5
+    assert v[("nps_margin_of_error", "2025-01", None)] == pytest.approx(expected)
     assert v[("nps_responses", "2025-01", None)] == 10
     assert v[("nps", "2025-02", None)] is None
 

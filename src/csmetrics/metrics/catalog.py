@@ -1,6 +1,6 @@
 """Imports every metric family so its declarations join the registry (order = listing order)."""
 
-from csmetrics.metrics import (  # noqa: F401
+from csmetrics.metrics import (  # noqa: F401, I001
     revenue,
     customers,
     renewals,

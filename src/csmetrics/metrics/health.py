@@ -57,7 +57,7 @@ def health_agg(ctx: PeriodContext) -> ir.Table:
     return ctx.memo("health_agg", build, cache=False)
 
 
-@metric("health_score_avg", "score", NEEDS)
+@metric("health_score_avg", "score", NEEDS, default=False)
 def health_score_avg(ctx: PeriodContext) -> ir.Table:
     """Mean customer health score (0-100) of the accounts paying at the end of the period.
 
@@ -69,19 +69,19 @@ def health_score_avg(ctx: PeriodContext) -> ir.Table:
     return pick(health_agg(ctx), "health_score_avg")
 
 
-@metric("health_green", "count", NEEDS, additive=True)
+@metric("health_green", "count", NEEDS, additive=True, default=False)
 def health_green(ctx: PeriodContext) -> ir.Table:
     """Accounts paying at the end of the period whose health is green (score >= 70 by default)."""
     return pick(health_agg(ctx), "health_green")
 
 
-@metric("health_yellow", "count", NEEDS, additive=True)
+@metric("health_yellow", "count", NEEDS, additive=True, default=False)
 def health_yellow(ctx: PeriodContext) -> ir.Table:
     """Accounts paying at the end of the period whose health is yellow (40 <= score < 70 by default)."""
     return pick(health_agg(ctx), "health_yellow")
 
 
-@metric("health_red", "count", NEEDS, additive=True)
+@metric("health_red", "count", NEEDS, additive=True, default=False)
 def health_red(ctx: PeriodContext) -> ir.Table:
     """Accounts paying at the end of the period whose health is red (score < 40 by default)."""
     return pick(health_agg(ctx), "health_red")
