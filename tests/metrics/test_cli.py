@@ -84,3 +84,10 @@ def test_explain_churn_rate_lists_exactly_the_churned_accounts(tmp_path: Path) -
     out = json.loads(res.stdout)
     assert {r["account_id"]: r["m0"] for r in out["rows"]} == {"a": 100.0, "c": 70.0}
     assert out["value"] == 170.0
+
+
+def test_docs_metrics_page_matches_the_registry() -> None:
+    from csmetrics.report.docs import render
+
+    page = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
+    assert page.read_text(encoding="utf-8") == render(), "regenerate: python -m csmetrics.report.docs > docs/metrics.md"
