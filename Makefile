@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR := demo-data
 WORKSPACE := .csmetrics/workspace.duckdb
+HEADLINE := mrr,net_new_mrr,arpa,active_customers,customer_churn_rate,customer_retention_rate,net_revenue_retention,gross_revenue_retention,clv,crc,renewal_rate,fcr_rate,nps,csat,ces,product_adoption_rate
 
 .PHONY: install demo test lint bench browser-deps clean
 
@@ -20,7 +21,7 @@ install: $(STAMP)
 demo: install
 	$(BIN)/csmetrics demo --out $(DEMO_DIR)
 	$(BIN)/csmetrics ingest --data $(DEMO_DIR) --workspace $(WORKSPACE)
-	$(BIN)/csmetrics metrics --workspace $(WORKSPACE) --period month --last 12
+	$(BIN)/csmetrics metrics --workspace $(WORKSPACE) --period month --last 12 --metrics $(HEADLINE)
 	$(BIN)/csmetrics report --workspace $(WORKSPACE) --out report.html
 	@echo "wrote report.html"
 

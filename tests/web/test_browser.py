@@ -7,7 +7,6 @@ test-artifacts/browser/ (gitignored). Chromium is Debian's (/usr/bin/chromium, s
 from __future__ import annotations
 
 import datetime as dt
-
 import re
 import shutil
 import socket

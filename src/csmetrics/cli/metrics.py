@@ -9,6 +9,7 @@ from typing import Annotated
 
 import pandas as pd
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from csmetrics.cli.common import DataOpt, WorkspaceOpt, console, err, handle_errors
@@ -111,7 +112,10 @@ def metrics_cmd(
         print(to_csv(result.rows), end="")
     else:
         src = data or workspace or "workspace"
-        console.print(render_table(result.rows, f"csmetrics: {src}, by {period}" + (f", per {by}" if by else "")))
+        table = render_table(result.rows, f"csmetrics: {src}, by {period}" + (f", per {by}" if by else ""))
+        # Piped output (make demo, CI logs) would otherwise wrap at 80 columns.
+        width = console.width if console.is_terminal else max(80, Console(width=1000).measure(table).maximum)
+        Console(width=width).print(table)
 
 
 @handle_errors
