@@ -66,8 +66,16 @@ def metric(
 
 def load_all() -> dict[str, Metric]:
     """Import every metric module so its declarations register; return the registry."""
-    import csmetrics.metrics.catalog  # noqa: F401
+    from csmetrics.metrics.catalog import FAMILIES
 
+    rank = {f: i for i, f in enumerate(FAMILIES)}
+    names = list(REGISTRY)
+    ordered = sorted(names, key=lambda n: (rank.get(REGISTRY[n].family, len(rank)), names.index(n)))
+    if ordered != names:
+        # Import order decides insertion order; listings and outputs must not depend on it.
+        items = [(n, REGISTRY[n]) for n in ordered]
+        REGISTRY.clear()
+        REGISTRY.update(items)
     return REGISTRY
 
 

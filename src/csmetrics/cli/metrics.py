@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +15,7 @@ from csmetrics.cli.common import DataOpt, WorkspaceOpt, console, err, handle_err
 from csmetrics.compute import compute_dataset
 from csmetrics.engine import open_dataset
 from csmetrics.registry import REGISTRY, load_all
-from csmetrics.report.formats import to_csv, to_json
+from csmetrics.report.formats import format_value, to_csv, to_json
 from csmetrics.schema.errors import UsageError
 
 FORMATS = ("table", "json", "csv")
@@ -33,15 +32,7 @@ def register(app: typer.Typer) -> None:
 
 
 def fmt_value(v: float | None, unit: str) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "-"
-    if unit == "ratio":
-        return f"{100 * v:.1f}%"
-    if unit == "currency":
-        return f"{v:,.2f}"
-    if unit == "count":
-        return f"{v:,.0f}"
-    return f"{v:,.1f}"
+    return format_value(v, unit)
 
 
 def render_table(df: pd.DataFrame, title: str) -> Table:

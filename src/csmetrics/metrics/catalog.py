@@ -11,3 +11,6 @@ from csmetrics.metrics import (  # noqa: F401, I001
     usage,
     health,
 )
+
+FAMILIES = ("revenue", "customers", "renewals", "value", "costs", "support", "surveys", "usage", "health")
+"""Canonical listing order of the families, whatever order their modules were imported in."""

@@ -52,3 +52,22 @@ def to_csv(df: pd.DataFrame) -> str:
         w.writerow([r["metric"], r["period"], "" if r["group"] is None else r["group"],
                     "" if r["value"] is None else repr(r["value"])])
     return buf.getvalue()
+
+
+def format_value(v: float | None, unit: str, *, null: str = "-", money_decimals: int = 2) -> str:
+    """A metric value for people: 12.3% for ratios, 1,234.50 for money, 1,234 for counts.
+
+    Shared by the CLI table and the web pages so a value reads the same everywhere.
+    """
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return null
+    v = float(v)
+    if unit == "ratio":
+        return f"{100 * v:.1f}%"
+    if unit == "currency":
+        return f"{v:,.{money_decimals}f}"
+    if unit == "count":
+        return f"{v:,.0f}"
+    if unit == "score":
+        return f"{v:.1f}"
+    return f"{v:,.1f}" if money_decimals == 2 else f"{v:,.2f}"

@@ -8,7 +8,6 @@ or the library, and render. Built by :func:`create_app` around one
 from __future__ import annotations
 
 import datetime as dt
-import math
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -20,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from csmetrics.report.formats import format_value
 from csmetrics.schema.errors import CsmetricsError
 from csmetrics.web.store import Store
 
@@ -126,18 +126,7 @@ class SecurityHeaders:
 
 def fmt(v: Any, unit: str = "") -> str:
     """A metric value for people: 12.3% for ratios, 1,234 for money and counts."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "–"
-    v = float(v)
-    if unit == "ratio":
-        return f"{100 * v:.1f}%"
-    if unit == "currency":
-        return f"{v:,.0f}"
-    if unit == "count":
-        return f"{v:,.0f}"
-    if unit == "score":
-        return f"{v:.1f}"
-    return f"{v:,.2f}"
+    return format_value(v, unit, null="–", money_decimals=0)
 
 
 def templates() -> Jinja2Templates:
