@@ -9,8 +9,11 @@ w_c of s's model, over the components whose signal is known (A):
 A component's contribution is its share of the score, w_c x_c / sum_A w (the
 contributions add up to the score); what it costs the account is
 w_c (100 - x_c) / sum_A w, and the costliest one is the main drag. An
-account is ``thin_data`` when coverage < ``min_coverage``; with no known
-signal at all its score and colour are null.
+account is ``thin_data`` when coverage < ``min_coverage``. When its
+segment's model weighs none of its known signals, the base model's weights
+are used for what is known; with no known signal at all it gets the neutral
+score NEUTRAL_SCORE (so every account has a score and a colour) and is
+flagged thin_data.
 """
 
 from __future__ import annotations
@@ -48,6 +51,9 @@ DESCRIBE: dict[str, Describe] = {
     "mrr_change": lambda v, w: f"MRR {_updown(v)} {abs(v):.0%} over {w['mrr']} days",
     "days_since_touch": lambda v, w: f"no usage or contact for {v:.0f} days",
 }
+
+NEUTRAL_SCORE = 50.0
+"""Score of an account with no known signal (flagged thin_data)."""
 
 BASE_COLUMNS = ("account_id", "as_of", "health_segment", "mrr", "active", "health_score", "health_color",
                 "coverage", "thin_data", "missing", "main_drag", "reasons")
@@ -102,6 +108,16 @@ def score_signals(sig: pd.DataFrame, config: HealthConfig) -> pd.DataFrame:
                 a, p = keys.loc[rows[0], "a"], keys.loc[rows[0], "p"]
                 peers = vals[(as_of == a) & (pool.to_numpy() == p) & active]
                 scores[rows, j] = comp.percentile_scores(vals[rows], peers)
+    # An account whose segment model weighs none of its known signals (e.g. an
+    # onboarding account with only subscription data) is scored on the base
+    # weights of what is known instead of being left unscored; coverage stays
+    # that of its own model, so it is flagged thin_data.
+    base_w = np.array([config.base.components[nm].weight for nm in names], dtype="float64")
+    seg_avail = ~np.isnan(scores) & (weights > 0)
+    tw = weights.sum(axis=1)
+    coverage_w = (weights * seg_avail).sum(axis=1)
+    none_known = coverage_w == 0
+    weights = np.where(none_known[:, None], base_w[None, :], weights)
     avail = ~np.isnan(scores) & (weights > 0)
     aw = (weights * avail).sum(axis=1)
     tw = weights.sum(axis=1)
@@ -109,9 +125,11 @@ def score_signals(sig: pd.DataFrame, config: HealthConfig) -> pd.DataFrame:
     norm = np.where(avail, weights / safe, 0.0)
     filled = np.nan_to_num(scores)
     contrib = norm * filled
-    health = np.where(aw > 0, contrib.sum(axis=1), np.nan)
+    # No signal at all: the neutral score NEUTRAL_SCORE (flagged thin_data, main
+    # drag "no health signal yet"), so every account has a 0-100 score and a colour.
+    health = np.where(aw > 0, contrib.sum(axis=1), NEUTRAL_SCORE)
     lost = np.where(avail, norm * (100.0 - filled), 0.0)
-    coverage = np.where(tw > 0, aw / np.where(tw > 0, tw, 1.0), 0.0)
+    coverage = np.where(tw > 0, coverage_w / np.where(tw > 0, tw, 1.0), 0.0)
 
     colors: list[str | None] = []
     drags: list[str | None] = []
@@ -122,7 +140,7 @@ def score_signals(sig: pd.DataFrame, config: HealthConfig) -> pd.DataFrame:
         colors.append(config.for_segment(seg.iloc[i]).color(float(health[i])))
         order = [j for j in np.argsort(-lost[i], kind="stable") if lost[i, j] > 0]
         texts = [DESCRIBE[signals[j]](float(raw[i, j]), config.windows) for j in order]
-        drags.append(texts[0] if texts else None)
+        drags.append(texts[0] if texts else ("no health signal yet" if aw[i] == 0 else None))
         reasons.append([t for t, j in zip(texts, order, strict=True) if scores[i, j] < REASON_BELOW])
         missing.append([names[j] for j in range(len(names)) if weights[i, j] > 0 and not avail[i, j]])
 
@@ -201,7 +219,7 @@ def score_accounts(ds: Dataset, as_of: dt.date | None = None, config: HealthConf
     """Health of every account on ``as_of`` (default: the last day with data).
 
     One row per account. Columns: account_id, as_of, health_segment, mrr (on
-    as_of, via metrics.state), active (mrr > 0), health_score (0-100, NaN when
+    as_of, via metrics.state), active (mrr > 0), health_score (0-100; NEUTRAL_SCORE when
     no signal is known), health_color (green|yellow|red|None), coverage (0-1),
     thin_data, missing (component names), main_drag (text), reasons (texts of
     components scoring < 50, costliest first), then per component C:
