@@ -104,17 +104,10 @@ def report_cmd(
         raise UsageError("give --data or --workspace, not both")
     with console.status("rendering the report..."):
         if data is not None:
-            from csmetrics.web.report import render_report
+            from csmetrics.web.report import write_store_report
             from csmetrics.web.store import Store
 
-            store = Store.from_data(data)
-            try:
-                html = render_report(store, f)
-            finally:
-                store.close()
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(html, encoding="utf-8")
-            path = out
+            path = write_store_report(Store.from_data(data), out, f)
         else:
             path = write_report(_workspace(workspace), out, f)
     console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")

@@ -50,9 +50,8 @@ def render_report(store: Store, f: Filters | None = None) -> str:
     return html
 
 
-def write_report(workspace: Path, out: Path, f: Filters | None = None) -> Path:
-    """Render the report of ``workspace`` into ``out`` (read-only access to the workspace)."""
-    store = Store(workspace, read_only=True)
+def write_store_report(store: Store, out: Path, f: Filters | None = None) -> Path:
+    """Render the report of ``store`` into ``out``, then close the store."""
     try:
         html = render_report(store, f)
     finally:
@@ -60,3 +59,8 @@ def write_report(workspace: Path, out: Path, f: Filters | None = None) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
     return out
+
+
+def write_report(workspace: Path, out: Path, f: Filters | None = None) -> Path:
+    """Render the report of ``workspace`` into ``out`` (read-only access to the workspace)."""
+    return write_store_report(Store(workspace, read_only=True), out, f)
