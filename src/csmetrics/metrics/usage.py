@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ibis
 import ibis.expr.types as ir
 
 from csmetrics.metrics.common import pick
@@ -10,23 +11,83 @@ from csmetrics.registry import metric
 
 NEEDS = ("usage_events",)
 
+MASK_FEATURES = 62
+"""Up to this many distinct features, breadth is counted with bitmasks (one
+bit per feature in a BIGINT) instead of COUNT(DISTINCT); see :func:`usage_agg`."""
+
+
+@ibis.udf.agg.builtin(name="bit_or")
+def _bit_or(x: int) -> int:  # type: ignore[empty-body]
+    """Bitwise OR of a group (DuckDB and Spark both call it bit_or)."""
+
+
+@ibis.udf.scalar.builtin(name="bit_count")
+def _bit_count(x: int) -> int:  # type: ignore[empty-body]
+    """Number of set bits (DuckDB and Spark both call it bit_count)."""
+
 
 def usage_agg(ctx: PeriodContext) -> ir.Table:
+    """Per (period, group): usage_accounts, product_adoption_rate, usage_frequency.
+
+    Per account and period the building block needs two distinct counts: of
+    features and of UTC days with an event. COUNT(DISTINCT) over tens of
+    millions of events is what the engine spends its time on, so when the
+    feature catalogue is small (at most MASK_FEATURES, the usual case) both are
+    counted with bitmasks instead: one aggregation by (account, period,
+    calendar month) ORs a bit per day of the month and a bit per feature,
+    a second ORs the feature masks over the months of the period and adds up
+    the days (a day belongs to exactly one calendar month, and within a
+    period and month the day of the month identifies it). The result is the
+    same integers as COUNT(DISTINCT); a larger catalogue takes that path.
+    """
     def build() -> ir.Table:
-        u = ctx.bucket("usage_events", "occurred_at")
-        catalogue = ctx.ds.table("usage_events").feature.nunique().as_scalar()
-        per_account = u.group_by(["period", "group", "account_id"]).aggregate(
-            features=u.feature.nunique(), days=u._day.nunique()
-        )
-        per_account = per_account.mutate(breadth=per_account.features.cast("float64") / catalogue)
+        events = ctx.ds.table("usage_events")
+        features = ctx.ds.backend.execute(events.select("feature").distinct())["feature"].dropna()
+        catalogue = sorted(str(f) for f in features)
+        if 0 < len(catalogue) <= MASK_FEATURES:
+            per_account = _per_account_masks(ctx, catalogue)
+        else:
+            per_account = _per_account_distinct(ctx)
+        # Grouped after aggregating: the join then sees one row per account and period, not every event.
+        per_account = ctx.with_group(per_account)
+        per_account = per_account.mutate(breadth=per_account.features.cast("float64") / len(catalogue))
         agg = per_account.group_by(["period", "group"]).aggregate(
             usage_accounts=per_account.count(),
             product_adoption_rate=per_account.breadth.mean(),
-            usage_frequency=per_account.days.mean(),
+            usage_frequency=per_account.days.cast("float64").mean(),
         )
         return ctx.complete(agg, {"usage_accounts": 0})
 
     return ctx.memo("usage_agg", build)
+
+
+def _per_account_distinct(ctx: PeriodContext) -> ir.Table:
+    """period, account_id, features, days: by COUNT(DISTINCT)."""
+    u = ctx.bucket("usage_events", "occurred_at", grouped=False)
+    return u.group_by(["period", "account_id"]).aggregate(
+        features=u.feature.nunique(), days=u._day.nunique()
+    )
+
+
+def _per_account_masks(ctx: PeriodContext, catalogue: list[str]) -> ir.Table:
+    """period, account_id, features, days: by bitmasks over a catalogue of <= 62 features."""
+    bits = ibis.memtable(
+        {"_feature": catalogue, "_fbit": [1 << i for i in range(len(catalogue))]},
+        schema={"_feature": "string", "_fbit": "int64"},
+    )
+    u = ctx.bucket("usage_events", "occurred_at", grouped=False)
+    u = u.left_join(bits, u.feature == bits._feature)
+    # 1 << (day of month - 1) stays below 2**31, so a 32-bit shift is safe on every engine.
+    u = u.mutate(_dbit=(ibis.literal(1) << (u._day.day() - 1)).cast("int64"))
+    keys = ["period", "account_id"]
+    if ctx.grain == "month":
+        # The period is the calendar month: one aggregation does.
+        s = u.group_by(keys).aggregate(_dm=_bit_or(u._dbit), _fm=_bit_or(u._fbit))
+        return s.select(*keys, features=_bit_count(s._fm), days=_bit_count(s._dm))
+    s = u.mutate(_month=u._day.truncate("M")).group_by([*keys, "_month"]).aggregate(
+        _dm=_bit_or(u._dbit), _fm=_bit_or(u._fbit)
+    )
+    return s.group_by(keys).aggregate(features=_bit_count(_bit_or(s._fm)), days=_bit_count(s._dm).sum())
 
 
 @metric("usage_accounts", "count", NEEDS, additive=True)
