@@ -10,6 +10,7 @@ nps, csat and ces are on their usual scales.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -18,6 +19,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from csmetrics.cache import ResultCache
 from csmetrics.io.dataset import Dataset, open_source
 from csmetrics.metrics.context import PeriodContext
 from csmetrics.periods import Period, check_grain, next_start, parse_date, period_start, periods_between
@@ -45,6 +47,8 @@ class Result:
     rows: pd.DataFrame
     notes: list[str] = field(default_factory=list)
     periods: list[Period] = field(default_factory=list)
+    computed: int | None = None
+    """How many periods were computed rather than read from the result cache (None: no cache)."""
 
 
 def data_span(ds: Dataset, today: dt.date | None = None) -> tuple[dt.date, dt.date]:
@@ -143,6 +147,19 @@ def metric_table(ctx: PeriodContext, metrics: list[Metric]) -> ir.Table:
     return out
 
 
+def compute_rows(ds: Dataset, metrics: list[Metric], periods: list[Period], grain: str,
+                 by: str | None = None) -> pd.DataFrame:
+    """Compute ``metrics`` over ``periods`` on the engine: rows metric, period, group, value, in canonical order
+    (metrics as given, then periods, then groups with the ungrouped null first)."""
+    ctx = PeriodContext(ds, periods, grain, by)
+    df = ds.backend.execute(metric_table(ctx, metrics))
+    df = df.sort_values(["midx", "idx", "group"], na_position="first", kind="stable")
+    df = df[["metric", "period", "group", "value"]].reset_index(drop=True)
+    df["value"] = df["value"].astype("float64")
+    df["group"] = df["group"].astype(object).where(df["group"].notna(), None)
+    return df
+
+
 def compute_dataset(
     ds: Dataset,
     metrics: list[str] | str | None = None,
@@ -151,20 +168,29 @@ def compute_dataset(
     end: dt.date | str | None = None,
     by: str | None = None,
     last: int | None = None,
+    *,
+    cache: bool = True,
 ) -> Result:
-    """Compute metrics on an open dataset; see :func:`compute`."""
+    """Compute metrics on an open dataset; see :func:`compute`.
+
+    On a workspace, results are cached per period (:mod:`csmetrics.cache`)
+    unless ``cache`` is False: periods whose inputs did not change since an
+    earlier run are read back instead of computed.
+    """
     chosen, notes = select_metrics(ds, metrics)
     ps = resolve_periods(ds, period, start, end, last)
     if not chosen:
         empty = pd.DataFrame({"metric": [], "period": [], "group": [], "value": []})
         return Result(empty, notes, ps)
-    ctx = PeriodContext(ds, ps, period, by)
-    df = ds.backend.execute(metric_table(ctx, chosen))
-    df = df.sort_values(["midx", "idx", "group"], na_position="first", kind="stable")
-    df = df[["metric", "period", "group", "value"]].reset_index(drop=True)
-    df["value"] = df["value"].astype("float64")
-    df["group"] = df["group"].astype(object).where(df["group"].notna(), None)
-    return Result(df, notes, ps)
+    store = ResultCache.open(ds) if cache else None
+    if store is not None:
+        try:
+            df, computed = store.compute(chosen, ps, period, ds.config.week_start, by,
+                                         lambda ms, run: compute_rows(ds, ms, run, period, by))
+            return Result(df, notes, ps, computed)
+        except sqlite3.Error as exc:
+            notes.append(f"result cache {store.path} not used: {exc}")
+    return Result(compute_rows(ds, chosen, ps, period, by), notes, ps)
 
 
 def compute(
@@ -178,6 +204,7 @@ def compute(
     workspace: bool | None = None,
     output: Literal["pandas", "polars"] = "pandas",
     last: int | None = None,
+    cache: bool = True,
 ) -> Any:
     """Compute metrics as a tidy DataFrame with columns metric, period, group, value.
 
@@ -186,16 +213,17 @@ def compute(
     ``start``/``end`` bound the range (end exclusive; default: the data's span);
     ``by`` groups by an accounts column. ``output="polars"`` returns a polars
     DataFrame. Metrics whose tables are absent are left out; the notes are in
-    ``df.attrs["notes"]`` (pandas).
+    ``df.attrs["notes"]`` (pandas). On a workspace, per-period results are
+    cached next to it (:mod:`csmetrics.cache`); ``cache=False`` computes afresh.
     """
     if isinstance(source, Dataset):
-        result = compute_dataset(source, metrics, period, start, end, by, last)
+        result = compute_dataset(source, metrics, period, start, end, by, last, cache=cache)
     else:
         path = Path(source)
         is_ws = workspace if workspace is not None else (path.is_file() and path.suffix == ".duckdb")
         ds = open_source(workspace=path) if is_ws else open_source(data=path)
         try:
-            result = compute_dataset(ds, metrics, period, start, end, by, last)
+            result = compute_dataset(ds, metrics, period, start, end, by, last, cache=cache)
         finally:
             ds.backend.disconnect()
     df = result.rows
@@ -207,4 +235,7 @@ def compute(
     return df
 
 
-__all__ = ["Result", "compute", "compute_dataset", "data_span", "next_start", "resolve_periods", "select_metrics"]
+__all__ = [
+    "Result", "compute", "compute_dataset", "compute_rows", "data_span", "next_start", "resolve_periods",
+    "select_metrics",
+]

@@ -67,11 +67,15 @@ def metrics_cmd(
     list_: Annotated[bool, typer.Option("--list", help="List the metrics and their definitions.")] = False,
     engine: EngineOpt = "duckdb",
     spark_master: MasterOpt = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Compute every period afresh (ignore and "
+                                           "do not update the workspace's result cache).")] = False,
 ) -> None:
     """Compute metrics per period (and group). See docs/metrics.md for every definition.
 
     Rates are fractions; nps, csat and ces are on their 0-100 / -100..100 scales.
     Metrics whose tables are absent are omitted with a note on stderr.
+    On a workspace, each period's results are cached: a re-run computes only
+    the periods whose input rows changed (docs/scale.md, "Incremental runs").
     """
     if list_:
         load_all()
@@ -92,7 +96,7 @@ def metrics_cmd(
         raise UsageError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
     ds = open_dataset(data, workspace, engine, spark_master)
     try:
-        result = compute_dataset(ds, metrics, period, start, end, by, last)
+        result = compute_dataset(ds, metrics, period, start, end, by, last, cache=not no_cache)
     finally:
         ds.backend.disconnect()
     for note in result.notes:

@@ -20,6 +20,7 @@ import ibis
 import ibis.expr.types as ir
 
 from csmetrics.config import Config
+from csmetrics.io.digest import write_digest
 from csmetrics.io.validate import ROW, find_files, lit, q, validate
 from csmetrics.schema.errors import DataError, Defect, UsageError
 from csmetrics.schema.tables import TABLE_ORDER, TABLES
@@ -44,6 +45,8 @@ class Dataset:
     config: Config
     source: str
     extra_columns: dict[str, list[str]] = field(default_factory=dict)
+    workspace: Path | None = None
+    """The workspace file the tables are read from (None for a data directory or another engine)."""
 
     def has(self, name: str) -> bool:
         return name in self.tables
@@ -190,6 +193,7 @@ def _write(con: duckdb.DuckDBPyConnection, files: dict[str, Any], config: Config
             if name in files or name in present:
                 stored_cols = [r[0] for r in con.execute(f"DESCRIBE ws.{q(name)}").fetchall()]
                 extras[name] = [c for c in stored_cols if c not in TABLES[name].column_names]
+        write_digest(con, [n for n in TABLE_ORDER if n in files or n in present], prefix="ws.")
         con.execute(f"CREATE TABLE IF NOT EXISTS ws.{META} (key VARCHAR PRIMARY KEY, value VARCHAR)")
         con.execute(f"INSERT OR REPLACE INTO ws.{META} VALUES ('config', ?)", [json.dumps(config.to_dict())])
         con.execute(f"INSERT OR REPLACE INTO ws.{META} VALUES ('extra_columns', ?)", [json.dumps(extras)])
@@ -216,7 +220,7 @@ def open_workspace(workspace: str | Path = DEFAULT_WORKSPACE, read_only: bool = 
         config = Config(**json.loads(stored.get("config", "{}")))
         extras = json.loads(stored.get("extra_columns", "{}"))
     tables = {n: backend.table(n) for n in TABLE_ORDER if n in names}
-    return Dataset(backend, tables, config, str(workspace), extras)
+    return Dataset(backend, tables, config, str(workspace), extras, workspace=workspace)
 
 
 def open_source(data: str | Path | None = None, workspace: str | Path | None = None) -> Dataset:

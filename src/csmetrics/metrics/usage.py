@@ -50,10 +50,12 @@ def usage_agg(ctx: PeriodContext) -> ir.Table:
             per_account = _per_account_distinct(ctx)
         # Grouped after aggregating: the join then sees one row per account and period, not every event.
         per_account = ctx.with_group(per_account)
-        per_account = per_account.mutate(breadth=per_account.features.cast("float64") / len(catalogue))
         agg = per_account.group_by(["period", "group"]).aggregate(
             usage_accounts=per_account.count(),
-            product_adoption_rate=per_account.breadth.mean(),
+            # mean(features / catalogue) as mean(features) / catalogue: a mean of
+            # integers does not depend on the order the engine adds them in, so
+            # the value is the same on every run (and from the result cache).
+            product_adoption_rate=per_account.features.mean() / len(catalogue),
             usage_frequency=per_account.days.cast("float64").mean(),
         )
         return ctx.complete(agg, {"usage_accounts": 0})

@@ -1,0 +1,94 @@
+"""Content digests of a workspace's input tables, per month, for cached results.
+
+``csmetrics ingest`` (and the survey server, when it records an answer) keep a
+table ``_csmetrics_digest`` in the workspace: for every input table and every
+calendar month of the table's *anchor* date (when the row happened), the
+number of rows and the sum of a 64-bit hash of each whole row. Sums of row
+hashes add up, so the digest of "every row dated on or before a day" is a
+sum over months, and it changes whenever a row dated then is added, removed or
+edited. :mod:`csmetrics.cache` keys each period's metric results on these
+cumulative digests, so a re-run recomputes only the periods whose inputs
+changed.
+
+Tables without an anchor (accounts) have one undated row (month NULL). The
+usage feature catalogue (the denominator of product adoption) has its own
+undated entry, ``usage_events:features``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+
+from csmetrics.io.validate import lit, q
+
+DIGEST = "_csmetrics_digest"
+
+ANCHORS: dict[str, str | None] = {
+    "accounts": None,
+    "subscriptions": "started_at",
+    "charges": "charged_at",
+    "tickets": "opened_at",
+    "survey_responses": "responded_at",
+    "usage_events": "occurred_at",
+    "renewals": "due_on",
+    "costs": "incurred_on",
+    "fx_rates": "date",
+}
+"""Input table -> the date column that says when a row happened (None: undated)."""
+
+CATALOGUE = "usage_events:features"
+
+
+def _month(anchor: str | None) -> str:
+    return "CAST(NULL AS DATE)" if anchor is None else f"CAST(date_trunc('month', t.{q(anchor)}) AS DATE)"
+
+
+def table_digest_sql(prefix: str, table: str, month: dt.date | None = None) -> str:
+    """SELECT table_name, month, n, h for ``table`` (only ``month``'s rows when given)."""
+    anchor = ANCHORS[table]
+    where = ""
+    if month is not None and anchor is not None:
+        where = f" WHERE {_month(anchor)} = DATE {lit(month.isoformat())}"
+    return (
+        f"SELECT {lit(table)} AS table_name, {_month(anchor)} AS month, count(*) AS n, "
+        f"CAST(sum(hash(t)) AS HUGEINT) AS h FROM {prefix}{q(table)} AS t{where} GROUP BY ALL"
+    )
+
+
+def catalogue_digest_sql(prefix: str) -> str:
+    return (
+        f"SELECT {lit(CATALOGUE)} AS table_name, CAST(NULL AS DATE) AS month, count(*) AS n, "
+        f"CAST(coalesce(sum(hash(feature)), 0) AS HUGEINT) AS h "
+        f"FROM (SELECT DISTINCT feature FROM {prefix}{q('usage_events')})"
+    )
+
+
+def write_digest(con: duckdb.DuckDBPyConnection, tables: list[str], prefix: str = "") -> None:
+    """(Re)build the digest of ``tables`` (those present; ``prefix`` such as ``ws.`` names the database).
+
+    Runs inside the caller's transaction, so digests and data change together.
+    """
+    parts = [table_digest_sql(prefix, t) for t in tables if t in ANCHORS]
+    if "usage_events" in tables:
+        parts.append(catalogue_digest_sql(prefix))
+    con.execute(f"CREATE OR REPLACE TABLE {prefix}{DIGEST} AS " + " UNION ALL ".join(parts))
+
+
+def refresh_month(con: duckdb.DuckDBPyConnection, table: str, month: dt.date) -> None:
+    """Recompute one table-month of the digest after a small write (e.g. one survey answer).
+
+    Does nothing in a workspace without a digest (written before digests existed).
+    """
+    present = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary", [DIGEST]
+    ).fetchone()
+    if not present or not present[0]:
+        return
+    first = month.replace(day=1)
+    con.execute(f"DELETE FROM {DIGEST} WHERE table_name = ? AND month = ?", [table, first])
+    con.execute(f"INSERT INTO {DIGEST} {table_digest_sql('', table, first)}")
+
+
+__all__ = ["ANCHORS", "CATALOGUE", "DIGEST", "refresh_month", "table_digest_sql", "write_digest"]

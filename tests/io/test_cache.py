@@ -1,0 +1,180 @@
+"""Incremental runs: per-period results cached on the workspace's content digests."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from csmetrics.cache import cache_path
+from csmetrics.compute import Result, compute_dataset
+from csmetrics.demo.generator import generate
+from csmetrics.io import ingest, open_workspace
+from csmetrics.io.digest import DIGEST, refresh_month
+
+START, END = "2025-01-01", "2025-09-01"  # 8 months
+HEALTH = "mrr,customer_churn_rate,health_score_avg"
+
+
+@pytest.fixture(scope="module")
+def company(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data = tmp_path_factory.mktemp("company")
+    generate(data, accounts=120, seed=3, months=10, end=dt.date(2025, 9, 1), fmt="csv", events_per_account=20)
+    return data
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, company: Path) -> Path:
+    ws = tmp_path / "ws" / "workspace.duckdb"
+    ingest(company, ws)
+    return ws
+
+
+def run(ws: Path, cache: bool = True, metrics: str | None = None, by: str | None = None) -> Result:
+    ds = open_workspace(ws)
+    try:
+        return compute_dataset(ds, metrics, "month", START, END, by, cache=cache)
+    finally:
+        ds.backend.disconnect()
+
+
+def assert_same(got: Result, ws: Path, metrics: str | None = None, by: str | None = None) -> None:
+    fresh = run(ws, cache=False, metrics=metrics, by=by)
+    assert fresh.computed is None
+    m = got.rows.merge(fresh.rows, on=["metric", "period", "group"], how="outer", suffixes=("_got", "_fresh"))
+    diff = m[(m.value_got != m.value_fresh) & ~(m.value_got.isna() & m.value_fresh.isna())]
+    assert diff.empty, diff.to_string()
+    pd.testing.assert_frame_equal(got.rows, fresh.rows, check_exact=True)
+
+
+def later_batch(root: Path, company: Path, **tables: list[dict[str, str]]) -> Path:
+    """A data directory with the company's accounts (unchanged) plus ``tables``."""
+    root.mkdir()
+    (root / "accounts.csv").write_bytes((company / "accounts.csv").read_bytes())
+    for name, rows in tables.items():
+        with (root / f"{name}.csv").open("w", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+    return root
+
+
+def test_second_run_reads_every_period_from_the_cache(workspace: Path) -> None:
+    first = run(workspace)
+    assert first.computed == 8
+    assert cache_path(workspace).exists()
+    assert_same(first, workspace)
+    second = run(workspace)
+    assert second.computed == 0
+    pd.testing.assert_frame_equal(second.rows, first.rows, check_exact=True)
+    # Another grouping or grain is another key: computed, not mixed up with these.
+    by_csm = run(workspace, by="csm")
+    assert by_csm.computed == 8
+    assert_same(by_csm, workspace, by="csm")
+
+
+def test_new_rows_in_the_last_month_recompute_only_that_month(tmp_path: Path, workspace: Path,
+                                                               company: Path) -> None:
+    run(workspace)
+    account = pd.read_csv(company / "accounts.csv")["account_id"].iloc[0]
+    feature = pd.read_csv(company / "usage_events.csv")["feature"].iloc[0]
+    batch = later_batch(
+        tmp_path / "august", company,
+        usage_events=[{"account_id": account, "occurred_at": "2025-08-30 12:00:00", "feature": feature}],
+        tickets=[{"ticket_id": "T-new", "account_id": account, "opened_at": "2025-08-29 09:00:00"}],
+    )
+    ingest(batch, workspace)
+    after = run(workspace)
+    assert after.computed == 1
+    assert_same(after, workspace)
+    assert after.rows.query("metric == 'tickets' and period == '2025-08'")["value"].iloc[0] >= 1
+
+
+def test_an_edited_old_row_recomputes_its_month_and_later(tmp_path: Path, workspace: Path, company: Path) -> None:
+    run(workspace)
+    subs = pd.read_csv(company / "subscriptions.csv", dtype=str, keep_default_na=False)
+    row = subs[subs["started_at"].str.startswith("2025-04")].iloc[0].to_dict()
+    row["amount"] = str(float(row["amount"]) + 7)
+    ingest(later_batch(tmp_path / "fix", company, subscriptions=[row]), workspace)
+    after = run(workspace)
+    assert after.computed == 5  # April to August
+    assert_same(after, workspace)
+
+
+def test_a_new_feature_changes_adoption_everywhere(tmp_path: Path, workspace: Path, company: Path) -> None:
+    """The feature catalogue is the denominator of product_adoption_rate in every period."""
+    run(workspace)
+    account = pd.read_csv(company / "accounts.csv")["account_id"].iloc[0]
+    batch = later_batch(tmp_path / "new-feature", company, usage_events=[
+        {"account_id": account, "occurred_at": "2025-08-15 08:00:00", "feature": "brand_new_feature"}])
+    ingest(batch, workspace)
+    after = run(workspace)
+    assert after.computed == 8
+    assert_same(after, workspace)
+
+
+def test_new_account_recomputes_grouped_results_but_not_ungrouped(tmp_path: Path, workspace: Path,
+                                                                   company: Path) -> None:
+    run(workspace)
+    run(workspace, by="segment")
+    batch = tmp_path / "new-account"
+    batch.mkdir()
+    (batch / "accounts.csv").write_text("account_id,segment\nNEW-1,smb\n", encoding="utf-8")
+    ingest(batch, workspace)
+    assert run(workspace).computed == 0
+    grouped = run(workspace, by="segment")
+    assert grouped.computed == 8
+    assert_same(grouped, workspace, by="segment")
+
+
+def test_health_aggregates_depend_on_every_row(tmp_path: Path, workspace: Path, company: Path) -> None:
+    """Health looks ahead (upcoming renewals), so any new row recomputes its every period."""
+    first = run(workspace, metrics=HEALTH)
+    assert first.computed == 8
+    account = pd.read_csv(company / "accounts.csv")["account_id"].iloc[0]
+    batch = later_batch(tmp_path / "renewal", company, renewals=[
+        {"renewal_id": "R-new", "account_id": account, "due_on": "2025-08-20", "outcome": "pending"}])
+    ingest(batch, workspace)
+    after = run(workspace, metrics=HEALTH)
+    assert after.computed == 8
+    assert_same(after, workspace, metrics=HEALTH)
+
+
+def test_a_survey_answer_refreshes_its_month(workspace: Path, company: Path) -> None:
+    """The survey server writes through refresh_month, as csmetrics.surveys.record_answer does."""
+    run(workspace)
+    account = pd.read_csv(company / "accounts.csv")["account_id"].iloc[0]
+    con = duckdb.connect(str(workspace))
+    con.execute("INSERT INTO survey_responses (response_id, account_id, survey, score, responded_at) "
+                "VALUES ('web-1', ?, 'nps', 10, TIMESTAMP '2025-06-03 10:00:00')", [account])
+    refresh_month(con, "survey_responses", dt.date(2025, 6, 3))
+    con.close()
+    after = run(workspace)
+    assert after.computed == 3  # June to August
+    assert_same(after, workspace)
+
+
+def test_a_workspace_changed_behind_its_digest_is_computed_afresh(workspace: Path, company: Path) -> None:
+    run(workspace)
+    account = pd.read_csv(company / "accounts.csv")["account_id"].iloc[0]
+    con = duckdb.connect(str(workspace))
+    con.execute("INSERT INTO tickets (ticket_id, account_id, opened_at) "
+                "VALUES ('T-raw', ?, TIMESTAMP '2025-02-02 10:00:00')", [account])
+    con.close()
+    after = run(workspace)
+    assert after.computed is None  # the row counts disagree with the digest: no cache
+    assert_same(after, workspace)
+    # A workspace without a digest (written by an older csmetrics) runs without the cache too.
+    con = duckdb.connect(str(workspace))
+    con.execute(f"DROP TABLE {DIGEST}")
+    con.close()
+    assert run(workspace).computed is None
+
+
+def test_no_cache_neither_reads_nor_writes(workspace: Path) -> None:
+    assert run(workspace, cache=False).computed is None
+    assert not cache_path(workspace).exists()
