@@ -12,9 +12,14 @@ measured (peak resident memory, from the kernel's accounting of that process):
 - ``floor``: DuckDB reading every column of the workspace once (bench/floor.py);
 - ``pandas peer``: a vectorised pandas script of the monthly MRR bridge, churn,
   support, survey and usage metrics, reading the Parquet files (bench/pandas_peer.py);
-- ``csmetrics metrics`` (monthly, 24 months) without the health family and
-  with every metric, the same ``--by csm``, ``csmetrics accounts`` (health of
-  every account) and ``csmetrics feedback``.
+- ``csmetrics metrics`` (monthly, 24 months, ``--no-cache``: every period
+  computed) with the default metrics, with ``--metrics all`` (adds the health
+  aggregates) and ``--by csm``; ``csmetrics accounts`` (health of every
+  account) and ``csmetrics feedback``;
+- incremental use, on a copy of the workspace: the metrics run with an empty
+  result cache, the same run again (every period cached), ``csmetrics ingest``
+  of a one-day delta feed (the usage events and tickets of 2025-12-30 moved to
+  2025-12-31, with their accounts) and the metrics run after it.
 
 ``ingest`` (validating the Parquet files into the workspace) is timed once,
 when the workspace is built. Above 200k accounts the pandas peer and the runs
@@ -57,7 +62,8 @@ END = dt.date(2026, 1, 1)
 START = dt.date(2024, 1, 1)
 EVENTS = 100
 SIZES = {"20k": 20_000, "200k": 200_000, "2M": 2_000_000}
-HEALTH_RUNS = ("csmetrics metrics", "csmetrics metrics --by csm", "csmetrics accounts")
+HEALTH_RUNS = ("csmetrics metrics --metrics all", "csmetrics accounts")
+INCREMENTAL_DAY = dt.date(2025, 12, 31)
 
 
 @dataclass
@@ -158,6 +164,7 @@ def ensure_company(accounts: int, log: list[Run]) -> tuple[Path, Path]:
               "generator": _generator_digest()}
     marker = root / "params.json"
     if marker.exists() and json.loads(marker.read_text()) == params and ws.exists():
+        ensure_digest(ws)
         return data, ws
     shutil.rmtree(root, ignore_errors=True)
     data.mkdir(parents=True)
@@ -173,6 +180,57 @@ def ensure_company(accounts: int, log: list[Run]) -> tuple[Path, Path]:
         raise SystemExit(f"ingest failed: {log[-1].detail}")
     marker.write_text(json.dumps(params))
     return data, ws
+
+
+def ensure_digest(ws: Path) -> None:
+    """Give a workspace ingested before digests existed its digest table (what ingest now writes)."""
+    import duckdb
+
+    from csmetrics.io.digest import DIGEST, write_digest
+    from csmetrics.schema.tables import TABLE_ORDER
+
+    con = duckdb.connect(str(ws))
+    try:
+        names = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        if DIGEST not in names:
+            print(f"  adding the content digest to {ws} ...", flush=True)
+            write_digest(con, [n for n in TABLE_ORDER if n in names])
+    finally:
+        con.close()
+
+
+def one_day_batch(data: Path, out: Path) -> dict[str, int]:
+    """A delta feed for INCREMENTAL_DAY: the usage events and tickets of the day before, moved one day
+    later (new rows), plus the accounts they belong to, unchanged. Returns rows per table."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    shutil.copy(data / "csmetrics.toml", out / "csmetrics.toml")
+    day = pa.scalar(dt.datetime.combine(INCREMENTAL_DAY - dt.timedelta(days=1), dt.time()), pa.timestamp("ms"))
+    next_day = pa.scalar(dt.datetime.combine(INCREMENTAL_DAY, dt.time()), pa.timestamp("ms"))
+    shift = pa.scalar(dt.timedelta(days=1), pa.duration("ms"))
+    rows: dict[str, int] = {}
+    ids: list[pa.Array] = []
+    for name, col in (("usage_events", "occurred_at"), ("tickets", "opened_at")):
+        t = pq.read_table(data / f"{name}.parquet")
+        at = pc.cast(t[col], pa.timestamp("ms"))
+        t = t.filter(pc.and_(pc.greater_equal(at, day), pc.less(at, next_day)))
+        t = t.set_column(t.schema.get_field_index(col), col, pc.add(pc.cast(t[col], pa.timestamp("ms")), shift))
+        if name == "tickets":
+            t = t.set_column(0, "ticket_id", pc.binary_join_element_wise("X", t["ticket_id"], ""))
+            resolved = pc.cast(t["resolved_at"], pa.timestamp("ms"))
+            t = t.set_column(t.schema.get_field_index("resolved_at"), "resolved_at", pc.add(resolved, shift))
+        pq.write_table(t, out / f"{name}.parquet")
+        rows[name] = t.num_rows
+        ids.append(pc.cast(t["account_id"], pa.string()))
+    accounts = pq.read_table(data / "accounts.parquet")
+    accounts = accounts.filter(pc.is_in(accounts["account_id"], pc.unique(pa.chunked_array(ids))))
+    pq.write_table(accounts, out / "accounts.parquet")
+    rows["accounts"] = accounts.num_rows
+    return rows
 
 
 def table_rows(ws: Path) -> dict[str, int]:
@@ -193,14 +251,6 @@ def table_rows(ws: Path) -> dict[str, int]:
         con.close()
 
 
-def non_health_metrics() -> list[str]:
-    """Every metric but the health family (whose per-account scoring is timed by ``accounts``)."""
-    from csmetrics.registry import REGISTRY, load_all
-
-    load_all()
-    return [m.name for m in REGISTRY.values() if m.family != "health"]
-
-
 def bench_size(accounts: int, peer: bool, timeout: float | None = None, only: list[str] | None = None,
                health_max: int = 200_000) -> SizeResult:
     res = SizeResult(accounts)
@@ -216,34 +266,63 @@ def bench_size(accounts: int, peer: bool, timeout: float | None = None, only: li
     if peer:
         jobs.append(("pandas peer", [py, str(ROOT / "bench" / "pandas_peer.py"), str(data), *span,
                                      "--out", str(BENCH / "results" / f"peer-{accounts}.parquet")]))
+    month = [cs, "metrics", "--workspace", str(ws), "--period", "month", *span, "--format", "json"]
     jobs += [
-        ("csmetrics metrics (no health)", [cs, "metrics", "--workspace", str(ws), "--period", "month", *span,
-                                           "--format", "json", "--metrics", ",".join(non_health_metrics())]),
-        ("csmetrics metrics", [cs, "metrics", "--workspace", str(ws), "--period", "month", *span, "--format", "json"]),
-        ("csmetrics metrics --by csm", [cs, "metrics", "--workspace", str(ws), "--period", "month", *span,
-                                        "--by", "csm", "--format", "json"]),
+        # Cold runs (--no-cache): every period computed.
+        ("csmetrics metrics", [*month, "--no-cache"]),
+        ("csmetrics metrics --metrics all", [*month, "--no-cache", "--metrics", "all"]),
+        ("csmetrics metrics --by csm", [*month, "--no-cache", "--by", "csm"]),
         ("csmetrics accounts", [cs, "accounts", "--workspace", str(ws), "--format", "json"]),
         ("csmetrics feedback", [cs, "feedback", "--workspace", str(ws), "--period", "month", *span,
                                 "--format", "json"]),
     ]
     if accounts > health_max:
-        # The health family scores every account at every period end in pandas
-        # (13 GB at 200k accounts): above health_max it would not fit in memory.
+        # The health family scores every account at every period end in pandas:
+        # above health_max it is skipped to keep the run short.
         jobs = [(name, cmd) for name, cmd in jobs if name not in HEALTH_RUNS]
     if only:
         jobs = [(name, cmd) for name, cmd in jobs if any(name.startswith(o) for o in only)]
     saved = BENCH / "results" / f"metrics-{accounts}.json"
     for name, cmd in jobs:
-        print(f"  {name} ...", end=" ", flush=True)
-        run = measure(name, cmd, timeout, saved if name == "csmetrics metrics (no health)" else None)
-        print(f"{run.seconds:.1f} s, {run.peak_rss_mb:.0f} MB" + ("" if run.ok else "  FAILED"), flush=True)
-        if not run.ok:
-            print("    " + run.detail.replace("\n", "\n    "), flush=True)
-        res.runs.append(run)
+        run_job(res, name, cmd, timeout, saved if name == "csmetrics metrics" else None)
+    if not only or any(o.startswith("incremental") for o in only):
+        incremental(res, data, ws, month, timeout)
     res.peer_agrees = peer_agrees(BENCH / "results" / f"peer-{accounts}.parquet", saved)
     if res.peer_agrees is not None:
         print(f"  pandas peer and csmetrics agree to 1e-9: {res.peer_agrees}", flush=True)
     return res
+
+
+def run_job(res: SizeResult, name: str, cmd: list[str], timeout: float | None, save: Path | None = None) -> Run:
+    print(f"  {name} ...", end=" ", flush=True)
+    run = measure(name, cmd, timeout, save)
+    print(f"{run.seconds:.1f} s, {run.peak_rss_mb:.0f} MB" + ("" if run.ok else "  FAILED"), flush=True)
+    if not run.ok:
+        print("    " + run.detail.replace("\n", "\n    "), flush=True)
+    res.runs.append(run)
+    return run
+
+
+def incremental(res: SizeResult, data: Path, ws: Path, month: list[str], timeout: float | None) -> None:
+    """The result cache: fill it, re-run unchanged, then ingest one more day and re-run.
+
+    Works on a copy of the workspace (the cached company stays as generated).
+    """
+    work = BENCH / "incremental" / str(res.accounts)
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    copy = work / "workspace.duckdb"
+    shutil.copy(ws, copy)
+    cmd = [c if c != str(ws) else str(copy) for c in month]
+    batch = one_day_batch(data, work / "batch")
+    print(f"  one-day batch for {INCREMENTAL_DAY}: {batch}", flush=True)
+    cs = str(BIN / "csmetrics")
+    run_job(res, "incremental: metrics, empty cache", cmd, timeout)
+    run_job(res, "incremental: metrics, cached re-run", cmd, timeout)
+    run_job(res, "incremental: ingest one day", [cs, "ingest", "--data", str(work / "batch"),
+                                                 "--workspace", str(copy)], timeout)
+    run_job(res, "incremental: metrics after ingest", cmd, timeout)
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def peer_agrees(peer_file: Path, metrics_file: Path) -> bool | None:
@@ -268,7 +347,9 @@ def ratios(res: SizeResult) -> dict[str, float | None]:
     """Each ``csmetrics metrics`` run over the floor, and the pandas peer over it."""
     floor, peer = res.get("floor"), res.get("pandas peer")
     out: dict[str, float | None] = {}
-    for key, name in (("metrics", "csmetrics metrics"), ("metrics_no_health", "csmetrics metrics (no health)")):
+    for key, name in (("metrics", "csmetrics metrics"), ("metrics_all", "csmetrics metrics --metrics all"),
+                      ("metrics_cached", "incremental: metrics, cached re-run"),
+                      ("metrics_after_ingest", "incremental: metrics after ingest")):
         m = res.get(name)
         good = m is not None and m.ok and m.seconds > 0
         out[f"{key}_over_floor"] = round(m.seconds / floor.seconds, 2) if good and floor and floor.ok else None  # type: ignore[union-attr]
@@ -278,15 +359,16 @@ def ratios(res: SizeResult) -> dict[str, float | None]:
 
 def print_table(results: list[SizeResult]) -> None:
     print()
-    print(f"{'accounts':>10}  {'run':<30} {'wall s':>9} {'peak RSS MB':>12}")
+    print(f"{'accounts':>10}  {'run':<38} {'wall s':>9} {'peak RSS MB':>12}")
     for res in results:
         for r in res.runs:
             if r.name == "generate":
                 continue
             flag = "" if r.ok else "  FAILED"
-            print(f"{res.accounts:>10,}  {r.name:<30} {r.seconds:>9.2f} {r.peak_rss_mb:>12.0f}{flag}")
+            print(f"{res.accounts:>10,}  {r.name:<38} {r.seconds:>9.2f} {r.peak_rss_mb:>12.0f}{flag}")
         rt = ratios(res)
-        for key, label in (("metrics", "all metrics"), ("metrics_no_health", "without health")):
+        for key, label in (("metrics", "default metrics"), ("metrics_all", "--metrics all (with health)"),
+                           ("metrics_cached", "cached re-run"), ("metrics_after_ingest", "after one-day ingest")):
             if rt[f"{key}_over_floor"] is None:
                 continue
             print(f"{'':>10}  {label}: metrics / floor = {rt[f'{key}_over_floor']}x, "

@@ -166,7 +166,9 @@ class ResultCache:
         Stored results are reused; the rest is computed with ``compute`` over
         contiguous runs of the periods that miss any metric, then stored.
         """
-        keys = {(m.name, p.label): self.key(p, grain, week_start, by, m.family in WHOLE_FAMILIES)
+        per_period = {(p.label, whole): self.key(p, grain, week_start, by, whole)
+                      for p in periods for whole in {m.family in WHOLE_FAMILIES for m in metrics}}
+        keys = {(m.name, p.label): per_period[(p.label, m.family in WHOLE_FAMILIES)]
                 for m in metrics for p in periods}
         found = self.lookup(sorted(set(keys.values())), [m.name for m in metrics])
         missing = {(m, p) for (m, p), k in keys.items() if (k, m) not in found}

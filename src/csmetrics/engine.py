@@ -31,7 +31,6 @@ The Spark session runs in UTC (SPEC section 5). ``spark_master`` defaults to
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import tempfile
@@ -44,7 +43,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from csmetrics.config import Config
-from csmetrics.io.dataset import Dataset, open_source
+from csmetrics.io.dataset import Dataset, duckdb_memory_limit, open_source
 from csmetrics.io.validate import q
 from csmetrics.schema.errors import DataError, Defect, UsageError
 from csmetrics.schema.tables import TABLE_ORDER, TABLES, TableSpec
@@ -75,8 +74,6 @@ LOCAL_SPARK_CONF: dict[str, str] = {
 }
 """Extra settings when the master is ``local[...]`` (``spark_conf`` overrides them)."""
 
-MEMORY_ENV = "CSMETRICS_DUCKDB_MEMORY_LIMIT"
-DEFAULT_DUCKDB_MEMORY = "2GB"
 
 _URL = re.compile(r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*):/+(?P<rest>.*)$")
 
@@ -131,14 +128,6 @@ def open_dataset(
 
 
 # -- DuckDB --------------------------------------------------------------------
-
-
-def duckdb_memory_limit(given: str | None = None) -> str:
-    """``given``, else ``$CSMETRICS_DUCKDB_MEMORY_LIMIT``, else 2GB; checked to be a size."""
-    limit = (given or os.environ.get(MEMORY_ENV) or DEFAULT_DUCKDB_MEMORY).strip()
-    if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", limit, re.IGNORECASE):
-        raise UsageError(f"{MEMORY_ENV}={limit!r}: expected a size such as 512MB or 4GB")
-    return limit
 
 
 def tune_duckdb(backend: Any, memory_limit: str | None = None) -> None:

@@ -9,6 +9,11 @@ and loaded into an in-memory DuckDB; a workspace is a DuckDB file written by
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
+import tempfile
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,6 +32,32 @@ from csmetrics.schema.tables import TABLE_ORDER, TABLES
 
 DEFAULT_WORKSPACE = Path(".csmetrics") / "workspace.duckdb"
 META = "_csmetrics_meta"
+
+
+MEMORY_ENV = "CSMETRICS_DUCKDB_MEMORY_LIMIT"
+DEFAULT_DUCKDB_MEMORY = "2GB"
+
+
+def duckdb_memory_limit(given: str | None = None) -> str:
+    """``given``, else ``$CSMETRICS_DUCKDB_MEMORY_LIMIT``, else 2GB; checked to be a size."""
+    limit = (given or os.environ.get(MEMORY_ENV) or DEFAULT_DUCKDB_MEMORY).strip()
+    if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", limit, re.IGNORECASE):
+        raise UsageError(f"{MEMORY_ENV}={limit!r}: expected a size such as 512MB or 4GB")
+    return limit
+
+
+def cap_memory(con: duckdb.DuckDBPyConnection, owner: object, memory_limit: str | None = None) -> Path:
+    """Cap DuckDB's memory on ``con`` (:func:`duckdb_memory_limit`); above it, spill to a private directory.
+
+    The directory is removed when ``owner`` is garbage-collected (or at exit);
+    callers that finish earlier may remove it themselves. Returns it.
+    """
+    limit = duckdb_memory_limit(memory_limit)
+    spill = Path(tempfile.mkdtemp(prefix="csmetrics-duckdb-"))
+    weakref.finalize(owner, shutil.rmtree, str(spill), True)
+    con.execute(f"SET memory_limit = {lit(limit)}")
+    con.execute(f"SET temp_directory = {lit(str(spill))}")
+    return spill
 
 
 def duckdb_backend(path: str | Path = ":memory:", read_only: bool = False) -> Any:
@@ -74,6 +105,7 @@ def load_data_dir(data_dir: str | Path) -> Dataset:
     backend = duckdb_backend()
     con = _raw(backend)
     try:
+        cap_memory(con, backend)  # validation holds every cell as text: spill rather than exhaust memory
         extras = validate(con, files, config)
     except BaseException:
         backend.disconnect()
@@ -104,8 +136,10 @@ def ingest(data_dir: str | Path, workspace: str | Path = DEFAULT_WORKSPACE) -> d
     config = Config.load(data_dir)
     existed = workspace.exists()
     con = duckdb.connect()
+    spill: Path | None = None
     try:
         con.execute("SET TimeZone = 'UTC'")
+        spill = cap_memory(con, con)
         existing: dict[str, str] = {}
         if existed:
             config, existing = _attach_existing(con, workspace, data_dir, config)
@@ -124,6 +158,8 @@ def ingest(data_dir: str | Path, workspace: str | Path = DEFAULT_WORKSPACE) -> d
             raise
     finally:
         con.close()
+        if spill is not None:
+            shutil.rmtree(spill, ignore_errors=True)
     return counts
 
 

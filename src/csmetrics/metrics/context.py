@@ -158,14 +158,25 @@ class PeriodContext:
         """
         def build() -> ir.Table:
             t = source if source is not None else self.ds.table(table)
-            d = t[date_col].cast("date") if t[date_col].type().is_timestamp() else t[date_col]
-            t = t.mutate(_day=d)
-            t = t.filter((t._day >= self.first_day) & (t._day <= self.last_day))
+            col = t[date_col]
+            if col.type().is_timestamp():
+                # Filter on the stored timestamp itself (UTC date in [first, last] <=> time in
+                # [first 00:00, last + 1 day 00:00)): the engine can prune while scanning, and
+                # derives dates and periods only for the rows kept.
+                end = self.last_day + dt.timedelta(days=1)
+                lo = ibis.timestamp(self.first_day.year, self.first_day.month, self.first_day.day, 0, 0, 0)
+                hi = ibis.timestamp(end.year, end.month, end.day, 0, 0, 0)
+                t = t.filter((col >= lo.cast(col.type())) & (col < hi.cast(col.type())))
+                t = t.mutate(_day=t[date_col].cast("date"))
+            else:
+                t = t.mutate(_day=col)
+                t = t.filter((t._day >= self.first_day) & (t._day <= self.last_day))
             t = t.mutate(_first=period_first(t._day, self.grain, self.week_start))
             p = self.periods_table().select(p_first="first", period="period")
             j = t.join(p, t._first == p.p_first).drop("p_first", "_first")
             return self.with_group(j) if grouped and "account_id" in j.columns else j
-        return self.memo(f"bucket:{table}:{date_col}:{grouped}", build, cache=False)
+        variant = "" if source is None else f":{hash(source.op())}"
+        return self.memo(f"bucket:{table}:{date_col}:{grouped}{variant}", build, cache=False)
 
     def boundary_mrr(self) -> ir.Table:
         """account_id, day, mrr on every period boundary day (each period's ``before`` and the last ``last``)."""

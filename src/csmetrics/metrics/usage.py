@@ -73,12 +73,17 @@ def _per_account_distinct(ctx: PeriodContext) -> ir.Table:
 
 def _per_account_masks(ctx: PeriodContext, catalogue: list[str]) -> ir.Table:
     """period, account_id, features, days: by bitmasks over a catalogue of <= 62 features."""
-    bits = ibis.memtable(
+    # Materialised (memo): as a table of known size the engine builds its hash
+    # join on these few rows, not on the events.
+    bits = ctx.memo("feature_bits", lambda: ibis.memtable(
         {"_feature": catalogue, "_fbit": [1 << i for i in range(len(catalogue))]},
         schema={"_feature": "string", "_fbit": "int64"},
-    )
-    u = ctx.bucket("usage_events", "occurred_at", grouped=False)
-    u = u.left_join(bits, u.feature == bits._feature)
+    ))
+    events = ctx.ds.table("usage_events")
+    # Joined before bucketing, so the engine sees the few feature rows next to the raw
+    # events (and hashes those) rather than next to an estimate of the bucketed events.
+    events = events.join(bits, events.feature == bits._feature)
+    u = ctx.bucket("usage_events", "occurred_at", grouped=False, source=events)
     # 1 << (day of month - 1) stays below 2**31, so a 32-bit shift is safe on every engine.
     u = u.mutate(_dbit=(ibis.literal(1) << (u._day.day() - 1)).cast("int64"))
     keys = ["period", "account_id"]

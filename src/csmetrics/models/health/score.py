@@ -19,7 +19,8 @@ flagged thin_data.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from itertools import islice
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,7 @@ from csmetrics.models.health.config import LIFECYCLE, HealthConfig, config_for
 from csmetrics.models.health.signals import compute_signals
 
 NONE_SEGMENT = "(none)"
+EPOCH = dt.date(1970, 1, 1)
 REASON_BELOW = 50.0
 """Components scoring below this are listed in ``reasons``."""
 
@@ -62,52 +64,87 @@ BASE_COLUMNS = ("account_id", "as_of", "health_segment", "mrr", "active", "healt
 def segments(frame: pd.DataFrame, config: HealthConfig) -> pd.Series:
     """The health segment of each row: lifecycle stage or the configured accounts column."""
     if config.segment_by is None:
-        return pd.Series([NONE_SEGMENT] * len(frame), index=frame.index, dtype=object)
+        return pd.Series(np.full(len(frame), NONE_SEGMENT, dtype=object), index=frame.index, dtype=object)
     if config.segment_by == LIFECYCLE:
-        first = frame["first_day"] if "first_day" in frame.columns else pd.Series([None] * len(frame))
-        out = []
-        for a, f in zip(frame["as_of"], first, strict=True):
-            mature = isinstance(f, dt.date) and f <= a and (a - f).days >= config.onboarding_days
-            out.append("mature" if mature else "onboarding")
-        return pd.Series(out, index=frame.index, dtype=object)
+        # Mature once onboarding_days have passed since the first paying day (on or before as_of).
+        a = _epoch_days(frame["as_of"])
+        f = _epoch_days(frame["first_day"]) if "first_day" in frame.columns else np.full(len(frame), np.nan)
+        with np.errstate(invalid="ignore"):
+            mature = (f <= a) & (a - f >= config.onboarding_days)
+        return pd.Series(np.where(mature, "mature", "onboarding").astype(object), index=frame.index, dtype=object)
     return _labels(frame[config.segment_by])
 
 
+def _epoch_days(col: pd.Series) -> np.ndarray:
+    """Days since 1970-01-01 of each date (NaN when not a date); each distinct value converted once."""
+    codes, uniq = pd.factorize(col.astype(object), use_na_sentinel=True)
+    nums = np.array([np.nan, *(_epoch_day(d) for d in uniq)], dtype="float64")
+    return nums[codes + 1]  # type: ignore[no-any-return]
+
+
+def _epoch_day(v: object) -> float:
+    if isinstance(v, dt.datetime):
+        v = v.date()
+    return float((v - EPOCH).days) if isinstance(v, dt.date) else np.nan
+
+
 def _labels(col: pd.Series) -> pd.Series:
-    s = col.astype(object).where(col.notna(), None)
-    return pd.Series([NONE_SEGMENT if v is None or str(v).strip() == "" else str(v) for v in s],
-                     index=col.index, dtype=object)
+    """Each value as text; NONE_SEGMENT when missing or blank (distinct values converted once)."""
+    txt = col.astype(object).astype(str)
+    codes, uniq = pd.factorize(txt)
+    labels = np.array([NONE_SEGMENT if v.strip() == "" else v for v in uniq] + [NONE_SEGMENT], dtype=object)
+    out = labels[codes]
+    out[col.isna().to_numpy()] = NONE_SEGMENT
+    return pd.Series(out, index=col.index, dtype=object)
 
 
-def score_signals(sig: pd.DataFrame, config: HealthConfig) -> pd.DataFrame:
-    """Health per row of a :func:`compute_signals` frame (with any accounts columns the model names)."""
+def _codes(values: pd.Series | np.ndarray) -> np.ndarray:
+    return pd.factorize(np.asarray(values, dtype=object))[0]  # type: ignore[no-any-return]
+
+
+def score_signals(sig: pd.DataFrame, config: HealthConfig, *, explain: bool = True) -> pd.DataFrame:
+    """Health per row of a :func:`compute_signals` frame (with any accounts columns the model names).
+
+    Every step works on whole columns. Rows are scored independently except
+    for percentile rules, whose peers are the rows of the same as_of day, so
+    the rows of one day score the same alone or among other days. With
+    ``explain=False`` the texts (missing, main_drag, reasons) are left out.
+    """
     df = sig.reset_index(drop=True)
     n = len(df)
     names = config.component_names
     seg = segments(df, config)
+    seg_arr = seg.to_numpy()
+    seg_codes, seg_names = pd.factorize(seg_arr)
     active = (df["mrr"] > 0).to_numpy()
     scores = np.full((n, len(names)), np.nan)
     weights = np.zeros((n, len(names)))
     raw = np.full((n, len(names)), np.nan)
-    as_of = df["as_of"].to_numpy()
-    for s in pd.unique(seg):
-        mask = (seg == s).to_numpy()
+    day_codes = _codes(df["as_of"]) if n else np.zeros(0, dtype=np.int64)
+    values: dict[str, np.ndarray] = {}
+    pools: dict[str | None, np.ndarray] = {None: seg_codes}
+    for si, s in enumerate(seg_names):
+        mask = seg_codes == si
         model = config.for_segment(s)
         for j, name in enumerate(names):
             comp = model.components[name]
-            vals = df[comp.signal].to_numpy(dtype="float64")
+            if comp.signal not in values:
+                values[comp.signal] = df[comp.signal].to_numpy(dtype="float64")
+            vals = values[comp.signal]
             raw[mask, j] = vals[mask]
             weights[mask, j] = comp.weight
             if comp.rule != "percentile":
                 scores[mask, j] = comp.score(vals[mask])
                 continue
-            pool = seg if comp.within is None else _labels(df[comp.within])
-            keys = pd.DataFrame({"a": as_of, "p": pool.to_numpy()})
-            for _, idx in keys[mask].groupby(["a", "p"], sort=False).groups.items():
-                rows = np.asarray(idx)
-                a, p = keys.loc[rows[0], "a"], keys.loc[rows[0], "p"]
-                peers = vals[(as_of == a) & (pool.to_numpy() == p) & active]
-                scores[rows, j] = comp.percentile_scores(vals[rows], peers)
+            # Peers: the active rows of the same day and pool (the segment, or the `within` column).
+            if comp.within not in pools:
+                pools[comp.within] = _codes(_labels(df[comp.within]))
+            pool = pools[comp.within]
+            key = day_codes * (int(pool.max()) + 1) + pool
+            for k in np.unique(key[mask]):
+                same = key == k
+                rows = mask & same
+                scores[rows, j] = comp.percentile_scores(vals[rows], vals[same & active])
     # An account whose segment model weighs none of its known signals (e.g. an
     # onboarding account with only subscription data) is scored on the base
     # weights of what is known instead of being left unscored; coverage stays
@@ -128,36 +165,32 @@ def score_signals(sig: pd.DataFrame, config: HealthConfig) -> pd.DataFrame:
     # No signal at all: the neutral score NEUTRAL_SCORE (flagged thin_data, main
     # drag "no health signal yet"), so every account has a 0-100 score and a colour.
     health = np.where(aw > 0, contrib.sum(axis=1), NEUTRAL_SCORE)
-    lost = np.where(avail, norm * (100.0 - filled), 0.0)
     coverage = np.where(tw > 0, coverage_w / np.where(tw > 0, tw, 1.0), 0.0)
-
-    colors: list[str | None] = []
-    drags: list[str | None] = []
-    reasons: list[list[str]] = []
-    missing: list[list[str]] = []
-    signals = [config.base.components[nm].signal for nm in names]
-    for i in range(n):
-        colors.append(config.for_segment(seg.iloc[i]).color(float(health[i])))
-        order = [j for j in np.argsort(-lost[i], kind="stable") if lost[i, j] > 0]
-        texts = [DESCRIBE[signals[j]](float(raw[i, j]), config.windows) for j in order]
-        drags.append(texts[0] if texts else ("no health signal yet" if aw[i] == 0 else None))
-        reasons.append([t for t, j in zip(texts, order, strict=True) if scores[i, j] < REASON_BELOW])
-        missing.append([names[j] for j in range(len(names)) if weights[i, j] > 0 and not avail[i, j]])
+    colors = np.full(n, None, dtype=object)
+    for si, s in enumerate(seg_names):
+        mask = seg_codes == si
+        model = config.for_segment(s)
+        h = health[mask]
+        band = np.where(h >= model.green, "green", np.where(h >= model.yellow, "yellow", "red")).astype(object)
+        band[np.isnan(h)] = None
+        colors[mask] = band
 
     out = pd.DataFrame({
         "account_id": df["account_id"].to_numpy(),
         "as_of": df["as_of"].to_numpy(),
-        "health_segment": seg.to_numpy(),
+        "health_segment": seg_arr,
         "mrr": df["mrr"].to_numpy(dtype="float64"),
         "active": active,
         "health_score": health,
         "health_color": colors,
         "coverage": coverage,
         "thin_data": coverage < config.min_coverage,
-        "missing": missing,
-        "main_drag": drags,
-        "reasons": reasons,
     })
+    if explain:
+        lost = np.where(avail, norm * (100.0 - filled), 0.0)
+        signals = [config.base.components[nm].signal for nm in names]
+        out["missing"] = _missing((weights > 0) & ~avail, names)
+        out["main_drag"], out["reasons"] = _drags_and_reasons(raw, scores, lost, aw, signals, config.windows)
     comp_cols: dict[str, np.ndarray] = {}
     for j, name in enumerate(names):
         comp_cols[f"{name}_value"] = raw[:, j]
@@ -165,6 +198,44 @@ def score_signals(sig: pd.DataFrame, config: HealthConfig) -> pd.DataFrame:
         comp_cols[f"{name}_weight"] = norm[:, j]
         comp_cols[f"{name}_contribution"] = np.where(avail[:, j], contrib[:, j], np.nan)
     return pd.concat([out, pd.DataFrame(comp_cols)], axis=1)
+
+
+def _missing(missing: np.ndarray, names: list[str]) -> list[list[str]]:
+    """Per row, the names of the components marked in ``missing`` (a bool row per account)."""
+    if not len(missing):
+        return []
+    patterns, inv = np.unique(missing, axis=0, return_inverse=True)
+    lists = [[names[j] for j in np.flatnonzero(p)] for p in patterns]
+    return [list(lists[i]) for i in inv.reshape(-1).tolist()]
+
+
+def _drags_and_reasons(raw: np.ndarray, scores: np.ndarray, lost: np.ndarray, aw: np.ndarray, signals: list[str],
+                       windows: dict[str, int]) -> tuple[np.ndarray, list[list[str]]]:
+    """main_drag (the costliest component's text) and reasons (texts of the components scoring below
+    REASON_BELOW, costliest first) of each row; each distinct value of a signal is described once."""
+    n, k = lost.shape
+    order = np.argsort(-lost, axis=1, kind="stable")
+    costs = np.take_along_axis(lost, order, axis=1) > 0
+    listed = costs & (np.take_along_axis(scores, order, axis=1) < REASON_BELOW)
+    rows = np.flatnonzero(costs[:, 0]) if k else np.zeros(0, dtype=np.int64)
+    need = (lost > 0) & (scores < REASON_BELOW)
+    need[rows, order[rows, 0]] = True
+    text = np.full((n, k), None, dtype=object)
+    for j in range(k):
+        idx = np.flatnonzero(need[:, j])
+        if not len(idx):
+            continue
+        # Distinct by bit pattern, so that 0.0 and -0.0 keep their own texts.
+        bits, inv = np.unique(np.ascontiguousarray(raw[idx, j]).view(np.int64), return_inverse=True)
+        described = np.array([DESCRIBE[signals[j]](v, windows) for v in bits.view(np.float64).tolist()], dtype=object)
+        text[idx, j] = described[inv.reshape(-1)]
+    ordered = np.take_along_axis(text, order, axis=1)
+    main = np.full(n, None, dtype=object)
+    main[aw == 0] = "no health signal yet"
+    main[rows] = ordered[rows, 0]
+    flat = iter(ordered[listed].tolist())
+    reasons = [list(islice(flat, c)) for c in listed.sum(axis=1).tolist()]
+    return main, reasons
 
 
 def _with_accounts(ds: Dataset, sig: pd.DataFrame, config: HealthConfig) -> pd.DataFrame:
@@ -207,11 +278,36 @@ def last_data_day(ds: Dataset, today: dt.date | None = None) -> dt.date:
     return today if pd.isna(hi) else min(pd.Timestamp(hi).date(), today)
 
 
-def score_history(ds: Dataset, days: Sequence[dt.date], config: HealthConfig | None = None) -> pd.DataFrame:
-    """:func:`score_accounts` for every day of ``days`` in one pass (rows keyed by account_id, as_of)."""
+def score_history(ds: Dataset, days: Sequence[dt.date], config: HealthConfig | None = None, *,
+                  explain: bool = True) -> pd.DataFrame:
+    """:func:`score_accounts` for every day of ``days`` in one pass (rows keyed by account_id, as_of).
+
+    Holds every account x day in memory at once: for many days of a large
+    company, :func:`iter_score_history` gives the same rows a few days at a time.
+    """
     config = config or config_for(ds.source)
     sig = compute_signals(ds, days, config.windows)
-    return score_signals(_with_accounts(ds, sig, config), config)
+    return score_signals(_with_accounts(ds, sig, config), config, explain=explain)
+
+
+CHUNK_ROWS = 400_000
+"""Account-days scored at once by :func:`iter_score_history` (bounds its memory)."""
+
+
+def iter_score_history(ds: Dataset, days: Sequence[dt.date], config: HealthConfig | None = None, *,
+                       explain: bool = True, max_rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+    """The rows of :func:`score_history` in chunks of consecutive days, each about ``max_rows`` account-days.
+
+    A day's scores depend only on that day (signals are point in time and the
+    percentile peers are the same day's accounts), so the chunks together equal
+    the one-pass frame, with the memory of one chunk. At least one day per chunk.
+    """
+    config = config or config_for(ds.source)
+    todo = sorted(set(days))
+    accounts = int(ds.backend.execute(ds.table("accounts").count())) if todo else 0
+    per = max(1, max_rows // max(accounts, 1))
+    for i in range(0, len(todo), per):
+        yield score_history(ds, todo[i:i + per], config, explain=explain)
 
 
 def score_accounts(ds: Dataset, as_of: dt.date | None = None, config: HealthConfig | None = None,
@@ -233,10 +329,14 @@ def score_accounts(ds: Dataset, as_of: dt.date | None = None, config: HealthConf
     day = as_of or last_data_day(ds)
     if not compare_days:
         return score_history(ds, [day], config)
+    config = config or config_for(ds.source)
     before = day - dt.timedelta(days=compare_days)
-    hist = score_history(ds, [before, day], config)
-    now = hist[hist["as_of"] == day].reset_index(drop=True)
-    prev = hist[hist["as_of"] == before].set_index("account_id")
+    # One signals query for both days; each day is scored on its own (see iter_score_history),
+    # the earlier one without the texts nobody reads.
+    sig = _with_accounts(ds, compute_signals(ds, [before, day], config.windows), config)
+    on_day = (sig["as_of"] == day).to_numpy()
+    now = score_signals(sig[on_day], config)
+    prev = score_signals(sig[~on_day], config, explain=False).set_index("account_id")
     now["health_score_before"] = now["account_id"].map(prev["health_score"]).astype("float64")
     now["health_color_before"] = now["account_id"].map(prev["health_color"])
     now["health_change"] = now["health_score"] - now["health_score_before"]

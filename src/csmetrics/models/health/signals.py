@@ -191,19 +191,40 @@ def _ratio(num: pd.Series, den: pd.Series, scale: float = 1.0) -> np.ndarray:
         return np.where(d > 0, scale * n / np.where(d > 0, d, 1.0), np.nan)
 
 
-def _dates(col: pd.Series) -> list[dt.date | None]:
-    return [None if pd.isna(v) else pd.Timestamp(v).date() for v in col]
+COUNT_COLUMNS = ("active_days", "recent_events", "prior_events", "features", "catalogue", "open_tickets",
+                 "fcr_tickets", "fcr_one", "csat_n", "csat_pos", "nps_n", "promoters", "detractors", "renewed",
+                 "churned")
+"""Aggregates of :func:`signal_inputs` that are whole counts: cast to float64 by the backend (exact below
+2**53), which spares converting a column of Decimals one by one."""
+
+
+def _dates(col: pd.Series) -> np.ndarray:
+    """Each value as a ``datetime.date`` (None when missing); each distinct value is converted once."""
+    codes, uniq = pd.factorize(col, use_na_sentinel=True)
+    boxed = np.array([None, *(pd.Timestamp(v).date() for v in uniq)], dtype=object)
+    return boxed[codes + 1]  # type: ignore[no-any-return]
+
+
+def _day_numbers(col: pd.Series) -> np.ndarray:
+    """Days since 1970-01-01 of each value's calendar day (float64, NaN when missing)."""
+    v = pd.to_datetime(col).to_numpy().astype("datetime64[D]")
+    out = v.astype("int64").astype("float64")
+    out[np.isnat(v)] = np.nan
+    return out
 
 
 def compute_signals(ds: Dataset, days: Sequence[dt.date], windows: dict[str, int]) -> pd.DataFrame:
     """One row per (account, as-of day): account_id, as_of, mrr, first_day and every signal.
 
     The aggregates run as one backend query (:func:`signal_inputs`); the ratios
-    are taken here. A signal is NaN when it cannot be known: its table is
-    absent, or the account has nothing to measure (no CSAT answer, no usage in
-    the window before...).
+    are taken here, on whole columns. A signal is NaN when it cannot be known:
+    its table is absent, or the account has nothing to measure (no CSAT answer,
+    no usage in the window before...). Rows are sorted by as_of, then account_id.
     """
-    df = ds.backend.execute(signal_inputs(ds, sorted(set(days)), windows))
+    expr = signal_inputs(ds, sorted(set(days)), windows)
+    expr = expr.mutate(**{c: expr[c].cast("float64") for c in COUNT_COLUMNS if c in expr.columns})
+    df = ds.backend.execute(expr)
+    df = df.sort_values(["as_of", "account_id"], kind="stable", ignore_index=True)
     out = pd.DataFrame({"account_id": df["account_id"], "as_of": _dates(df["as_of"])})
     out["mrr"] = _col(df, "mrr").fillna(0.0)
     out["mrr_before"] = _col(df, "mrr_before")
@@ -233,10 +254,9 @@ def compute_signals(ds: Dataset, days: Sequence[dt.date], windows: dict[str, int
     else:
         out["renewal_rate"] = np.nan
     if "last_touch" in df.columns:
-        out["days_since_touch"] = [float((a - t).days) if t is not None else np.nan
-                                   for a, t in zip(out["as_of"], _dates(df["last_touch"]), strict=True)]
+        out["days_since_touch"] = _day_numbers(df["as_of"]) - _day_numbers(df["last_touch"])
     else:
         out["days_since_touch"] = np.nan
     for c in SIGNAL_COLUMNS:
         out[c] = out[c].astype("float64")
-    return out.sort_values(["as_of", "account_id"], kind="stable").reset_index(drop=True)
+    return out
