@@ -178,3 +178,23 @@ def test_a_workspace_changed_behind_its_digest_is_computed_afresh(workspace: Pat
 def test_no_cache_neither_reads_nor_writes(workspace: Path) -> None:
     assert run(workspace, cache=False).computed is None
     assert not cache_path(workspace).exists()
+
+
+def test_cli_says_which_periods_came_from_the_cache(workspace: Path) -> None:
+    from typer.testing import CliRunner
+
+    from csmetrics.cli.main import app
+
+    runner = CliRunner()
+    args = ["metrics", "--workspace", str(workspace), "--start", START, "--end", END, "--format", "json",
+            "--metrics", "mrr,tickets"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "result cache" not in first.stderr
+    second = runner.invoke(app, args)
+    assert second.exit_code == 0
+    assert "note: 8 of 8 periods read from the result cache" in second.stderr
+    assert second.stdout == first.stdout
+    fresh = runner.invoke(app, [*args, "--no-cache"])
+    assert "result cache" not in fresh.stderr
+    assert fresh.stdout == first.stdout

@@ -101,6 +101,9 @@ def metrics_cmd(
         ds.backend.disconnect()
     for note in result.notes:
         err.print(f"note: {note}", highlight=False)
+    if result.computed is not None and result.computed < len(result.periods):
+        err.print(f"note: {len(result.periods) - result.computed} of {len(result.periods)} periods read from "
+                  "the result cache (inputs unchanged); --no-cache recomputes them", highlight=False)
     if fmt == "json":
         print(to_json(result.rows))
     elif fmt == "csv":

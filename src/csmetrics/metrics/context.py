@@ -182,11 +182,15 @@ class PeriodContext:
         """account_id, day, mrr on every period boundary day (each period's ``before`` and the last ``last``)."""
         def build() -> ir.Table:
             days = [p.before for p in self.periods] + [self.periods[-1].last]
-            return state.account_mrr_on(self.ds, days)
+            return state.account_mrr_on(self.ds, days, self.subscription_mrr())
         return self.memo("boundary_mrr", build)
 
+    def subscription_mrr(self) -> ir.Table:
+        """One row per subscription with its MRR in base currency (fx applied once for the run)."""
+        return self.memo("subscription_mrr", lambda: state.subscription_mrr(self.ds))
+
     def first_paying(self) -> ir.Table:
-        return self.memo("first_paying", lambda: state.first_paying_day(self.ds))
+        return self.memo("first_paying", lambda: state.first_paying_day(self.ds, self.subscription_mrr()))
 
     def account_state(self) -> ir.Table:
         """One row per (account, period) where the account matters for revenue/customer metrics.

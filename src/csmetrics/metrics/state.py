@@ -65,9 +65,12 @@ def days_table(days: Sequence[dt.date]) -> ir.Table:
     return ibis.memtable({"day": sorted(set(days))}, schema={"day": "date"})
 
 
-def account_mrr_on(ds: Dataset, days: Sequence[dt.date] | ir.Table) -> ir.Table:
-    """MRR per account on each of ``days``: account_id, day, mrr (only accounts with MRR > 0)."""
-    subs = subscription_mrr(ds)
+def account_mrr_on(ds: Dataset, days: Sequence[dt.date] | ir.Table, subs: ir.Table | None = None) -> ir.Table:
+    """MRR per account on each of ``days``: account_id, day, mrr (only accounts with MRR > 0).
+
+    ``subs`` is :func:`subscription_mrr` of ``ds`` when the caller already has it.
+    """
+    subs = subscription_mrr(ds) if subs is None else subs
     d = days if isinstance(days, ir.Table) else days_table(days)
     active = subs.join(
         d, [subs.started_at <= d.day, subs.ended_at.isnull() | (d.day < subs.ended_at)]
@@ -76,9 +79,9 @@ def account_mrr_on(ds: Dataset, days: Sequence[dt.date] | ir.Table) -> ir.Table:
     return out.filter(out.mrr > 0)
 
 
-def first_paying_day(ds: Dataset) -> ir.Table:
+def first_paying_day(ds: Dataset, subs: ir.Table | None = None) -> ir.Table:
     """account_id, first_day: the first day on which the account's MRR > 0."""
-    subs = subscription_mrr(ds)
+    subs = subscription_mrr(ds) if subs is None else subs
     paying = subs.filter((subs.mrr > 0) & (subs.ended_at.isnull() | (subs.ended_at > subs.started_at)))
     return paying.group_by("account_id").aggregate(first_day=paying.started_at.min())
 
