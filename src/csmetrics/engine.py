@@ -372,4 +372,5 @@ def materialise(backend: Any, name: str, expr: ir.Table) -> ir.Table:
     # Ibis's own Spark cache skips registering in-memory tables (the periods
     # memtable) before running the query; do it first.
     backend._run_pre_execute_hooks(expr)
-    return expr.cache()
+    # On this backend (not the default one a table of only in-memory data would get).
+    return backend._cached_table(expr)  # type: ignore[no-any-return]

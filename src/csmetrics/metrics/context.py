@@ -163,10 +163,9 @@ class PeriodContext:
                 # Filter on the stored timestamp itself (UTC date in [first, last] <=> time in
                 # [first 00:00, last + 1 day 00:00)): the engine can prune while scanning, and
                 # derives dates and periods only for the rows kept.
-                end = self.last_day + dt.timedelta(days=1)
-                lo = ibis.timestamp(self.first_day.year, self.first_day.month, self.first_day.day, 0, 0, 0)
-                hi = ibis.timestamp(end.year, end.month, end.day, 0, 0, 0)
-                t = t.filter((col >= lo.cast(col.type())) & (col < hi.cast(col.type())))
+                lo = ibis.literal(dt.datetime.combine(self.first_day, dt.time()), col.type())
+                hi = ibis.literal(dt.datetime.combine(self.last_day + dt.timedelta(days=1), dt.time()), col.type())
+                t = t.filter((col >= lo) & (col < hi))
                 t = t.mutate(_day=t[date_col].cast("date"))
             else:
                 t = t.mutate(_day=col)
