@@ -162,17 +162,21 @@ def ensure_company(accounts: int, log: list[Run]) -> tuple[Path, Path]:
     data, ws = root / "parquet", root / "workspace.duckdb"
     params = {"accounts": accounts, "seed": SEED, "months": MONTHS, "end": END.isoformat(), "events": EVENTS,
               "generator": _generator_digest()}
-    marker = root / "params.json"
+    marker, generated = root / "params.json", root / "generated.json"
     if marker.exists() and json.loads(marker.read_text()) == params and ws.exists():
         ensure_digest(ws)
         return data, ws
-    shutil.rmtree(root, ignore_errors=True)
-    data.mkdir(parents=True)
-    print(f"  generating {accounts:,} accounts into {data} ...", flush=True)
-    t0 = time.perf_counter()
-    rows = generate(data, accounts=accounts, seed=SEED, months=MONTHS, end=END, fmt="parquet",
-                    events_per_account=EVENTS)
-    log.append(Run("generate", round(time.perf_counter() - t0, 2), 0.0, True, json.dumps(rows)))
+    if not (generated.exists() and json.loads(generated.read_text()) == params):
+        shutil.rmtree(root, ignore_errors=True)
+        data.mkdir(parents=True)
+        print(f"  generating {accounts:,} accounts into {data} ...", flush=True)
+        t0 = time.perf_counter()
+        rows = generate(data, accounts=accounts, seed=SEED, months=MONTHS, end=END, fmt="parquet",
+                        events_per_account=EVENTS)
+        log.append(Run("generate", round(time.perf_counter() - t0, 2), 0.0, True, json.dumps(rows)))
+        generated.write_text(json.dumps(params))
+    for leftover in (ws, ws.with_name(ws.name + ".wal"), ws.with_suffix(".cache.sqlite")):
+        leftover.unlink(missing_ok=True)
     print(f"  ingesting into {ws} ...", flush=True)
     log.append(measure("csmetrics ingest", [str(BIN / "csmetrics"), "ingest", "--data", str(data),
                                             "--workspace", str(ws)]))

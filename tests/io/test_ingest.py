@@ -70,7 +70,8 @@ def test_repeated_ingest_changes_nothing(tmp_path: Path, workspace: Path) -> Non
     assert counts["usage_events"] == {"read": 4, "stored": 4}
     assert counts["accounts"] == {"read": 3, "stored": 3}
     assert {n: len(rows) for n, rows in before.items()} == {
-        "_csmetrics_meta": 2, "accounts": 3, "charges": 3, "costs": 3, "fx_rates": 3, "renewals": 2,
+        "_csmetrics_digest": 22, "_csmetrics_meta": 2, "accounts": 3, "charges": 3, "costs": 3, "fx_rates": 3,
+        "renewals": 2,
         "subscriptions": 4, "survey_responses": 4, "tickets": 3, "usage_events": 4,
     }
 

@@ -140,6 +140,8 @@ def ingest(data_dir: str | Path, workspace: str | Path = DEFAULT_WORKSPACE) -> d
     try:
         con.execute("SET TimeZone = 'UTC'")
         spill = cap_memory(con, con)
+        # Row order inside a table carries no meaning here; not keeping it saves memory.
+        con.execute("SET preserve_insertion_order = false")
         existing: dict[str, str] = {}
         if existed:
             config, existing = _attach_existing(con, workspace, data_dir, config)
@@ -216,10 +218,15 @@ def _write(con: duckdb.DuckDBPyConnection, files: dict[str, Any], config: Config
                 con.execute(f"DELETE FROM {target} t WHERE EXISTS (SELECT 1 FROM {staged} s WHERE {cond})")
                 con.execute(f"INSERT INTO {target} ({col_list}) SELECT {col_list} FROM {staged}")
             else:
-                con.execute(
-                    f"INSERT INTO {target} ({col_list}) SELECT {col_list} FROM {staged} "
-                    f"EXCEPT SELECT {col_list} FROM {target}"
-                )
+                # De-duplicated with a grouped DISTINCT and an anti-join, which DuckDB
+                # spills to disk when they outgrow the memory cap (a set EXCEPT over
+                # hundreds of millions of usage events cannot).
+                fresh = f"SELECT DISTINCT {col_list} FROM {staged} AS s"
+                stored_before = con.execute(f"SELECT count(*) FROM {target}").fetchone()
+                if stored_before and stored_before[0]:
+                    same = " AND ".join(f"t.{q(c)} IS NOT DISTINCT FROM s.{q(c)}" for c in cols)
+                    fresh += f" WHERE NOT EXISTS (SELECT 1 FROM {target} AS t WHERE {same})"
+                con.execute(f"INSERT INTO {target} ({col_list}) {fresh}")
             read = con.execute(f"SELECT count(*) FROM {staged}").fetchone()
             stored = con.execute(f"SELECT count(*) FROM {target}").fetchone()
             counts[name] = {"read": int(read[0]) if read else 0, "stored": int(stored[0]) if stored else 0}
