@@ -147,12 +147,38 @@ def metric_table(ctx: PeriodContext, metrics: list[Metric]) -> ir.Table:
     return out
 
 
+ACCOUNT_PERIODS_PER_PASS = 8_000_000
+"""Accounts x periods computed in one pass; longer ranges of larger companies are
+computed a few periods at a time, so the building blocks (one row per account and
+period) stay within the engine's memory."""
+
+
+def periods_per_pass(ds: Dataset, periods: int) -> int:
+    if periods <= 1:
+        return 1
+    accounts = int(ds.backend.execute(ds.table("accounts").count()))
+    return max(1, min(periods, ACCOUNT_PERIODS_PER_PASS // max(accounts, 1)))
+
+
 def compute_rows(ds: Dataset, metrics: list[Metric], periods: list[Period], grain: str,
                  by: str | None = None) -> pd.DataFrame:
     """Compute ``metrics`` over ``periods`` on the engine: rows metric, period, group, value, in canonical order
-    (metrics as given, then periods, then groups with the ungrouped null first)."""
-    ctx = PeriodContext(ds, periods, grain, by)
-    df = ds.backend.execute(metric_table(ctx, metrics))
+    (metrics as given, then periods, then groups with the ungrouped null first).
+
+    Large companies are computed in passes of adjacent periods
+    (:data:`ACCOUNT_PERIODS_PER_PASS`); each pass's building blocks are dropped
+    before the next.
+    """
+    size = periods_per_pass(ds, len(periods))
+    parts = []
+    for first in range(0, len(periods), size):
+        ctx = PeriodContext(ds, periods[first:first + size], grain, by)
+        try:
+            part = ds.backend.execute(metric_table(ctx, metrics))
+        finally:
+            ctx.release()
+        parts.append(part.assign(idx=part["idx"] + first))
+    df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     df = df.sort_values(["midx", "idx", "group"], na_position="first", kind="stable")
     df = df[["metric", "period", "group", "value"]].reset_index(drop=True)
     df["value"] = df["value"].astype("float64")

@@ -141,6 +141,9 @@ def tune_duckdb(backend: Any, memory_limit: str | None = None) -> None:
     spill = Path(tempfile.mkdtemp(prefix="csmetrics-duckdb-"))
     backend.raw_sql(f"SET memory_limit = '{limit}'")
     backend.raw_sql(f"SET temp_directory = '{spill}'")
+    # Results are sorted explicitly; not keeping insertion order lets large
+    # intermediate tables stream and spill instead of being held in memory.
+    backend.raw_sql("SET preserve_insertion_order = false")
     _on_disconnect(backend, stop_session=True, cleanup=spill)
 
 
@@ -355,6 +358,16 @@ def conform(t: ir.Table, spec: TableSpec, config: Config) -> ir.Table:
 
 
 _IBIS_TYPE = {"string": "string", "date": "date", "timestamp": "timestamp", "double": "float64", "integer": "int64"}
+
+
+def release(backend: Any, table: ir.Table) -> None:
+    """Free what :func:`materialise` made of ``table`` (its temp table or cached DataFrame)."""
+    if isinstance(table, ir.CachedTable):
+        table.release()
+        return
+    if getattr(backend, "name", "") == "duckdb":
+        name = str(table.op().name).replace('"', '""')  # type: ignore[attr-defined]
+        backend.raw_sql(f'DROP TABLE IF EXISTS temp.main."{name}"')
 
 
 def materialise(backend: Any, name: str, expr: ir.Table) -> ir.Table:

@@ -18,7 +18,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from csmetrics.engine import materialise
+from csmetrics.engine import materialise, release
 from csmetrics.io.dataset import Dataset
 from csmetrics.metrics import state
 from csmetrics.periods import WEEKDAYS, Period
@@ -50,6 +50,7 @@ class PeriodContext:
     by: str | None = None
     cache_tables: bool = True
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
+    _materialised: list[ir.Table] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         if not self.periods:
@@ -68,8 +69,16 @@ class PeriodContext:
                 # instead of recomputing the building block.
                 name = f"_cs_{key.replace(':', '_')}_{uuid.uuid4().hex[:8]}"
                 t = materialise(self.ds.backend, name, t)
+                self._materialised.append(t)
             self._memo[key] = t
         return self._memo[key]  # type: ignore[no-any-return]
+
+    def release(self) -> None:
+        """Drop the building blocks materialised so far (the context can no longer use them)."""
+        for t in self._materialised:
+            release(self.ds.backend, t)
+        self._materialised.clear()
+        self._memo.clear()
 
     @property
     def week_start(self) -> str:

@@ -8,6 +8,7 @@ import ibis.expr.types as ir
 from csmetrics.metrics.common import pick, ratio
 from csmetrics.metrics.context import PeriodContext
 from csmetrics.metrics.revenue import revenue_agg
+from csmetrics.metrics.state import MONEY
 from csmetrics.registry import metric
 
 
@@ -23,10 +24,10 @@ def costs_agg(ctx: PeriodContext) -> ir.Table:
         elif ctx.by in c.columns:
             c = c.mutate(group=c[ctx.by].cast("string"))
         else:
-            agg = c.group_by("period").aggregate(costs=c.amount.sum())
+            agg = c.group_by("period").aggregate(costs=c.amount.cast(MONEY).sum())
             agg = agg.mutate(group=ibis.null("string")).filter(ibis.literal(False))
             return ctx.complete(agg.select("period", "group", "costs"))
-        agg = c.group_by(["period", "group"]).aggregate(costs=c.amount.sum())
+        agg = c.group_by(["period", "group"]).aggregate(costs=c.amount.cast(MONEY).sum())
         return ctx.complete(agg, {"costs": 0})
 
     return ctx.memo("costs_agg", build)

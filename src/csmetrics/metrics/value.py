@@ -9,7 +9,7 @@ from csmetrics.metrics.common import pick, ratio
 from csmetrics.metrics.context import PeriodContext
 from csmetrics.metrics.customers import NEEDS as SUB_NEEDS
 from csmetrics.metrics.revenue import revenue_agg
-from csmetrics.metrics.state import to_base
+from csmetrics.metrics.state import MONEY, to_base
 from csmetrics.periods import MONTHS_PER
 from csmetrics.registry import metric
 from csmetrics.schema.tables import CHARGE_KINDS
@@ -23,10 +23,12 @@ def charges_agg(ctx: PeriodContext) -> ir.Table:
     def build() -> ir.Table:
         c = ctx.ds.table("charges")
         c = to_base(ctx.ds, c, "charged_at", "charge_id")
-        c = c.mutate(base_amount=c.amount * c.rate)
+        # Summed as decimals (like MRR): exact, so the same on every run, pass and engine.
+        c = c.mutate(base_amount=(c.amount * c.rate).cast(MONEY))
         b = ctx.bucket("charges", "charged_at", source=c)
+        zero = ibis.literal(0).cast(MONEY)
         per_kind = {
-            f"nrr_{k}": ibis.cases((b.kind == k, b.base_amount), else_=0.0).sum() for k in CHARGE_KINDS
+            f"nrr_{k}": ibis.cases((b.kind == k, b.base_amount), else_=zero).sum() for k in CHARGE_KINDS
         }
         agg = b.group_by(["period", "group"]).aggregate(
             non_recurring_revenue=b.base_amount.sum(),
