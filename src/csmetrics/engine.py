@@ -141,9 +141,6 @@ def tune_duckdb(backend: Any, memory_limit: str | None = None) -> None:
     spill = Path(tempfile.mkdtemp(prefix="csmetrics-duckdb-"))
     backend.raw_sql(f"SET memory_limit = '{limit}'")
     backend.raw_sql(f"SET temp_directory = '{spill}'")
-    # Results are sorted explicitly; not keeping insertion order lets large
-    # intermediate tables stream and spill instead of being held in memory.
-    backend.raw_sql("SET preserve_insertion_order = false")
     _on_disconnect(backend, stop_session=True, cleanup=spill)
 
 

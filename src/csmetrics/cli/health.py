@@ -10,6 +10,7 @@ import datetime as dt
 import io
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,12 +22,16 @@ from rich.table import Table
 
 from csmetrics.cli.common import DataOpt, WorkspaceOpt, console, handle_errors
 from csmetrics.io.dataset import Dataset, opened
+from csmetrics.models.health.records import ACCOUNT_ATTRS, account_record, csv_rows, json_records
+from csmetrics.models.health.records import number as _num
+from csmetrics.models.health.records import round_number as _r
 from csmetrics.periods import check_grain, parse_date
 from csmetrics.schema.errors import UsageError
 
+__all__ = ["account_record", "accounts_cmd", "health_app", "register"]  # account_record: for older importers
+
 FORMATS = ("table", "json", "csv")
 COLOR_STYLE = {"green": "green", "yellow": "yellow", "red": "bold red"}
-ACCOUNT_ATTRS = ("name", "segment", "csm")
 
 AsOfOpt = Annotated[
     str | None,
@@ -61,21 +66,6 @@ def _check_format(fmt: str, allowed: tuple[str, ...] = FORMATS) -> None:
         raise UsageError(f"--format {fmt!r}: expected one of {', '.join(allowed)}")
 
 
-def _num(v: Any) -> float | None:
-    if v is None:
-        return None
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
-def _r(v: Any, nd: int = 2) -> float | None:
-    f = _num(v)
-    return None if f is None else round(f, nd)
-
-
 def _scored(ds: Dataset, as_of: str | None, config_path: Path | None) -> tuple[pd.DataFrame, Any]:
     """Scores of every account with its name, segment and csm; and the config used."""
     from csmetrics.models.health import config_for, score_accounts
@@ -88,53 +78,6 @@ def _scored(ds: Dataset, as_of: str | None, config_path: Path | None) -> tuple[p
     if attrs:
         df = ds.backend.execute(acc.select("account_id", *attrs)).merge(df, on="account_id", how="right")
     return df, cfg
-
-
-def account_record(row: pd.Series, names: list[str], signals: dict[str, str]) -> dict[str, Any]:
-    """One account as the JSON object of SPEC section 7 (components nested)."""
-    out: dict[str, Any] = {"account_id": row["account_id"]}
-    for c in ACCOUNT_ATTRS:
-        if c in row.index:
-            out[c] = None if pd.isna(row[c]) else str(row[c])
-    as_of = row["as_of"]
-    out.update({
-        "as_of": as_of.isoformat() if isinstance(as_of, dt.date) else str(as_of),
-        "mrr": _r(row["mrr"]),
-        "active": bool(row["active"]),
-        "health_score": _r(row["health_score"], 1),
-        "health_color": row["health_color"],
-        "health_segment": row["health_segment"],
-        "health_score_before": _r(row.get("health_score_before"), 1),
-        "health_color_before": row.get("health_color_before") if isinstance(row.get("health_color_before"), str)
-        else None,
-        "health_change": _r(row.get("health_change"), 1),
-        "coverage": _r(row["coverage"], 3),
-        "thin_data": bool(row["thin_data"]),
-        "missing": list(row["missing"]),
-        "main_drag": row["main_drag"],
-        "reasons": list(row["reasons"]),
-        "components": {
-            n: {"signal": signals[n], "value": _r(row[f"{n}_value"], 4), "score": _r(row[f"{n}_score"], 1),
-                "weight": _r(row[f"{n}_weight"], 4), "contribution": _r(row[f"{n}_contribution"], 2)}
-            for n in names
-        },
-    })
-    return out
-
-
-def _csv(records: list[dict[str, Any]], names: list[str]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    flat = [k for k in records[0] if k != "components"] if records else ["account_id"]
-    head = flat + [f"{n}_{p}" for n in names for p in ("value", "score", "contribution")]
-    w.writerow(head)
-    for r in records:
-        cells = ["; ".join(v) if isinstance(v, list) else ("" if v is None else v) for v in (r[k] for k in flat)]
-        for n in names:
-            comp = r["components"][n]
-            cells += ["" if comp[p] is None else comp[p] for p in ("value", "score", "contribution")]
-        w.writerow(cells)
-    return buf.getvalue()
 
 
 def _color(c: Any) -> str:
@@ -162,13 +105,15 @@ def _score(v: Any) -> str:
 
 
 def _emit(df: pd.DataFrame, cfg: Any, fmt: str) -> None:
+    """The accounts as JSON records or CSV rows, written a chunk at a time (built column by column)."""
     names = cfg.component_names
     signals = {n: cfg.base.components[n].signal for n in names}
-    records = [account_record(r, names, signals) for _, r in df.iterrows()]
+    pieces = json_records(df, names, signals) if fmt == "json" else csv_rows(df, names)
+    out = sys.stdout
+    for piece in pieces:
+        out.write(piece)
     if fmt == "json":
-        print(json.dumps(records, default=str, allow_nan=False))
-    else:
-        print(_csv(records, names), end="")
+        out.write("\n")
 
 
 # -- accounts -----------------------------------------------------------------------------------
@@ -317,7 +262,7 @@ def history_cmd(
     The same figures per group: `csmetrics metrics --metrics health_score_avg,health_green,
     health_yellow,health_red --by segment`.
     """
-    from csmetrics.models.health import config_for, last_data_day, score_history
+    from csmetrics.models.health import config_for, iter_score_history, last_data_day
     from csmetrics.periods import period_of
 
     _check_format(fmt, ("table", "json"))
@@ -335,7 +280,11 @@ def history_cmd(
             acc = ds.table("accounts")
             if ds.backend.execute(acc.filter(acc.account_id == account).count()) == 0:
                 raise UsageError(f"no account {account!r}")
-        hist = score_history(ds, days, cfg)
+        # A few period ends at a time, keeping only the rows and columns shown: bounded memory.
+        keep = ["account_id", "as_of", "mrr", "active", "health_score", "health_color"]
+        parts = [chunk[chunk["account_id"] == account] if account is not None else chunk[keep]
+                 for chunk in iter_score_history(ds, days, cfg, explain=account is not None)]
+        hist = pd.concat(parts, ignore_index=True)
     if account is not None:
         h = hist[hist["account_id"] == account].sort_values("as_of")
         rows, prev = [], None

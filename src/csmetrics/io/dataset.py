@@ -64,6 +64,8 @@ def duckdb_backend(path: str | Path = ":memory:", read_only: bool = False) -> An
     """An Ibis DuckDB backend whose session runs in UTC (SPEC section 5)."""
     con = ibis.duckdb.connect(str(path), read_only=read_only)
     con.raw_sql("SET TimeZone = 'UTC'")
+    # DuckDB draws a progress bar on stdout for queries over 2 s: it would corrupt JSON and CSV output.
+    con.raw_sql("SET enable_progress_bar = false")
     return con
 
 
@@ -140,8 +142,6 @@ def ingest(data_dir: str | Path, workspace: str | Path = DEFAULT_WORKSPACE) -> d
     try:
         con.execute("SET TimeZone = 'UTC'")
         spill = cap_memory(con, con)
-        # Row order inside a table carries no meaning here; not keeping it saves memory.
-        con.execute("SET preserve_insertion_order = false")
         existing: dict[str, str] = {}
         if existed:
             config, existing = _attach_existing(con, workspace, data_dir, config)
@@ -253,6 +253,7 @@ def open_workspace(workspace: str | Path = DEFAULT_WORKSPACE, read_only: bool = 
     if not workspace.exists():
         raise UsageError(f"workspace {workspace} does not exist: run `csmetrics ingest --data DIR` first")
     backend = duckdb_backend(workspace, read_only=read_only)
+    cap_memory(backend.con, backend)
     names = set(backend.list_tables())
     if "accounts" not in names:
         raise UsageError(f"workspace {workspace} has no accounts table: run `csmetrics ingest --data DIR` first")

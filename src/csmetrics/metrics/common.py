@@ -26,3 +26,18 @@ def count_if(cond: ir.BooleanValue) -> ir.IntegerValue:
 def zero_fill(agg: ir.Table) -> dict[str, float]:
     """fill map for ``PeriodContext.complete``: 0 for every value column of ``agg``."""
     return {c: 0 for c in agg.columns if c not in ("period", "group")}
+
+
+MASK_FEATURES = 62
+"""Up to this many distinct features, breadth is counted with bitmasks (one
+bit per feature in a BIGINT) instead of COUNT(DISTINCT); see metrics.usage."""
+
+
+@ibis.udf.agg.builtin(name="bit_or")
+def bit_or(x: int) -> int:  # type: ignore[empty-body]
+    """Bitwise OR of a group (DuckDB and Spark both call it bit_or)."""
+
+
+@ibis.udf.scalar.builtin(name="bit_count")
+def bit_count(x: int) -> int:  # type: ignore[empty-body]
+    """Number of set bits (DuckDB and Spark both call it bit_count)."""

@@ -4,11 +4,14 @@ Each period's accounts are scored as of its last day (or the last day with
 data, if earlier) by the health model (``health.toml`` in the data directory,
 else the packaged default), over the accounts paying on that day. The scoring
 runs in :mod:`csmetrics.models.health` (signals are Ibis aggregates; the
-weighting is pandas on one row per account and period end); the small
-per-period result joins the metric grid here.
+weighting is pandas on one row per account and period end), a few period ends
+at a time, keeping only each day's aggregates; the small per-period result
+joins the metric grid here.
 """
 
 from __future__ import annotations
+
+import datetime as dt
 
 import ibis
 import ibis.expr.types as ir
@@ -26,23 +29,24 @@ def health_agg(ctx: PeriodContext) -> ir.Table:
     """Per (period, group): health_score_avg and the green / yellow / red account counts."""
 
     def build() -> ir.Table:
-        from csmetrics.models.health import config_for, last_data_day, score_history
+        from csmetrics.models.health import config_for, iter_score_history, last_data_day
 
         ds = ctx.ds
         last = last_data_day(ds)
         day_of = {p.label: min(p.last, last) for p in ctx.periods}
-        hist = score_history(ds, sorted(set(day_of.values())), config_for(ds.source))
-        hist = hist[hist["active"] & hist["health_score"].notna()]
         groups = ds.backend.execute(ctx.account_groups())
-        hist = hist.merge(groups, on="account_id", how="left")
+        # A few period ends at a time, keeping only each day's small aggregate: the
+        # accounts x period ends never sit in memory together.
+        per_day: dict[dt.date, pd.DataFrame] = {}
+        for hist in iter_score_history(ds, sorted(set(day_of.values())), config_for(ds.source), explain=False):
+            hist = hist.loc[hist["active"] & hist["health_score"].notna(),
+                            ["account_id", "as_of", "health_score", "health_color"]]
+            hist = hist.merge(groups, on="account_id", how="left")
+            for day in pd.unique(hist["as_of"]):
+                per_day[day] = _day_agg(hist[hist["as_of"] == day])
         parts = []
         for label, day in day_of.items():
-            sub = hist[hist["as_of"] == day]
-            g = sub.groupby(sub["group"].fillna("\0"), dropna=False)
-            agg = pd.DataFrame({
-                "health_score_avg": g["health_score"].mean(),
-                **{c: g["health_color"].apply(lambda s, col=c.split("_")[1]: int((s == col).sum())) for c in COUNTS},
-            }).reset_index(names="group")
+            agg = per_day[day].copy() if day in per_day else _day_agg(NO_ACCOUNTS)
             agg["period"] = label
             parts.append(agg)
         cols = ["period", "group", "health_score_avg", *COUNTS]
@@ -55,6 +59,21 @@ def health_agg(ctx: PeriodContext) -> ir.Table:
         return ctx.complete(mem, {c: 0 for c in COUNTS})
 
     return ctx.memo("health_agg", build, cache=False)
+
+
+NO_ACCOUNTS = pd.DataFrame({"group": pd.Series(dtype=object), "health_score": pd.Series(dtype="float64"),
+                            "health_color": pd.Series(dtype=object)})
+
+
+def _day_agg(sub: pd.DataFrame) -> pd.DataFrame:
+    """group, health_score_avg and the colour counts of one day's paying, scored accounts."""
+    key = sub["group"].fillna("\0")
+    g = sub.groupby(key, dropna=False)
+    return pd.DataFrame({
+        "health_score_avg": g["health_score"].mean(),
+        **{c: (sub["health_color"] == c.split("_")[1]).groupby(key, dropna=False).sum().astype("int64")
+           for c in COUNTS},
+    }).reset_index(names="group")
 
 
 @metric("health_score_avg", "score", NEEDS, default=False)

@@ -5,26 +5,11 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from csmetrics.metrics.common import pick
+from csmetrics.metrics.common import MASK_FEATURES, bit_count, bit_or, pick
 from csmetrics.metrics.context import PeriodContext
 from csmetrics.registry import metric
 
 NEEDS = ("usage_events",)
-
-MASK_FEATURES = 62
-"""Up to this many distinct features, breadth is counted with bitmasks (one
-bit per feature in a BIGINT) instead of COUNT(DISTINCT); see :func:`usage_agg`."""
-
-
-@ibis.udf.agg.builtin(name="bit_or")
-def _bit_or(x: int) -> int:  # type: ignore[empty-body]
-    """Bitwise OR of a group (DuckDB and Spark both call it bit_or)."""
-
-
-@ibis.udf.scalar.builtin(name="bit_count")
-def _bit_count(x: int) -> int:  # type: ignore[empty-body]
-    """Number of set bits (DuckDB and Spark both call it bit_count)."""
-
 
 def usage_agg(ctx: PeriodContext) -> ir.Table:
     """Per (period, group): usage_accounts, product_adoption_rate, usage_frequency.
@@ -89,12 +74,12 @@ def _per_account_masks(ctx: PeriodContext, catalogue: list[str]) -> ir.Table:
     keys = ["period", "account_id"]
     if ctx.grain == "month":
         # The period is the calendar month: one aggregation does.
-        s = u.group_by(keys).aggregate(_dm=_bit_or(u._dbit), _fm=_bit_or(u._fbit))
-        return s.select(*keys, features=_bit_count(s._fm), days=_bit_count(s._dm))
+        s = u.group_by(keys).aggregate(_dm=bit_or(u._dbit), _fm=bit_or(u._fbit))
+        return s.select(*keys, features=bit_count(s._fm), days=bit_count(s._dm))
     s = u.mutate(_month=u._day.truncate("M")).group_by([*keys, "_month"]).aggregate(
-        _dm=_bit_or(u._dbit), _fm=_bit_or(u._fbit)
+        _dm=bit_or(u._dbit), _fm=bit_or(u._fbit)
     )
-    return s.group_by(keys).aggregate(features=_bit_count(_bit_or(s._fm)), days=_bit_count(s._dm).sum())
+    return s.group_by(keys).aggregate(features=bit_count(bit_or(s._fm)), days=bit_count(s._dm).sum())
 
 
 @metric("usage_accounts", "count", NEEDS, additive=True)

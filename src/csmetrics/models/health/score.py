@@ -19,15 +19,18 @@ flagged thin_data.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from itertools import islice
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from csmetrics.io.dataset import Dataset
 from csmetrics.models.health.config import LIFECYCLE, HealthConfig, config_for
-from csmetrics.models.health.signals import compute_signals
+from csmetrics.models.health.signals import Undated, compute_signals, undated
 
 NONE_SEGMENT = "(none)"
 EPOCH = dt.date(1970, 1, 1)
@@ -110,16 +113,17 @@ def score_signals(sig: pd.DataFrame, config: HealthConfig, *, explain: bool = Tr
     the rows of one day score the same alone or among other days. With
     ``explain=False`` the texts (missing, main_drag, reasons) are left out.
     """
-    df = sig.reset_index(drop=True)
+    df = sig  # read by position (to_numpy) only: its index does not matter
     n = len(df)
     names = config.component_names
-    seg = segments(df, config)
-    seg_arr = seg.to_numpy()
+    seg_arr = segments(df, config).to_numpy()
     seg_codes, seg_names = pd.factorize(seg_arr)
     active = (df["mrr"] > 0).to_numpy()
-    scores = np.full((n, len(names)), np.nan)
+    # The component columns of the result, C_value, C_score, C_weight, C_contribution per
+    # component, are one block; raw values and scores are filled in place (views).
+    block = np.full((n, 4 * len(names)), np.nan)
+    raw, scores = block[:, 0::4], block[:, 1::4]
     weights = np.zeros((n, len(names)))
-    raw = np.full((n, len(names)), np.nan)
     day_codes = _codes(df["as_of"]) if n else np.zeros(0, dtype=np.int64)
     values: dict[str, np.ndarray] = {}
     pools: dict[str | None, np.ndarray] = {None: seg_codes}
@@ -175,7 +179,7 @@ def score_signals(sig: pd.DataFrame, config: HealthConfig, *, explain: bool = Tr
         band[np.isnan(h)] = None
         colors[mask] = band
 
-    out = pd.DataFrame({
+    out: dict[str, Any] = {
         "account_id": df["account_id"].to_numpy(),
         "as_of": df["as_of"].to_numpy(),
         "health_segment": seg_arr,
@@ -185,28 +189,51 @@ def score_signals(sig: pd.DataFrame, config: HealthConfig, *, explain: bool = Tr
         "health_color": colors,
         "coverage": coverage,
         "thin_data": coverage < config.min_coverage,
-    })
+    }
     if explain:
         lost = np.where(avail, norm * (100.0 - filled), 0.0)
         signals = [config.base.components[nm].signal for nm in names]
         out["missing"] = _missing((weights > 0) & ~avail, names)
         out["main_drag"], out["reasons"] = _drags_and_reasons(raw, scores, lost, aw, signals, config.windows)
-    comp_cols: dict[str, np.ndarray] = {}
-    for j, name in enumerate(names):
-        comp_cols[f"{name}_value"] = raw[:, j]
-        comp_cols[f"{name}_score"] = scores[:, j]
-        comp_cols[f"{name}_weight"] = norm[:, j]
-        comp_cols[f"{name}_contribution"] = np.where(avail[:, j], contrib[:, j], np.nan)
-    return pd.concat([out, pd.DataFrame(comp_cols)], axis=1)
+        del lost
+    block[:, 2::4] = norm
+    block[:, 3::4] = np.where(avail, contrib, np.nan)
+    del norm, contrib, filled
+    # The block becomes the frame without a copy; the other columns go in front of it
+    # (pd.concat would copy the lot).
+    frame = pd.DataFrame(block, columns=[f"{name}_{part}" for name in names
+                                         for part in ("value", "score", "weight", "contribution")])
+    for i, (col, column) in enumerate(out.items()):
+        frame.insert(i, col, column)
+    return frame
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building a list per row: the lists hold no
+    cycles, and the collections their number would trigger, each over the whole heap, cost
+    many times the building."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _missing(missing: np.ndarray, names: list[str]) -> list[list[str]]:
     """Per row, the names of the components marked in ``missing`` (a bool row per account)."""
-    if not len(missing):
-        return []
-    patterns, inv = np.unique(missing, axis=0, return_inverse=True)
-    lists = [[names[j] for j in np.flatnonzero(p)] for p in patterns]
-    return [list(lists[i]) for i in inv.reshape(-1).tolist()]
+    n, k = missing.shape
+    if k <= 62:
+        # Each row's pattern as one integer: the few distinct patterns are listed once.
+        codes, patterns = pd.factorize(missing.astype(np.int64) @ (np.int64(1) << np.arange(k, dtype=np.int64)))
+        lists = [[names[j] for j in range(k) if int(p) >> j & 1] for p in patterns]
+    else:
+        uniq, codes = np.unique(missing, axis=0, return_inverse=True)
+        lists = [[names[j] for j in np.flatnonzero(p)] for p in uniq]
+    with _gc_paused():
+        return [lists[c].copy() for c in codes.reshape(-1).tolist()]
 
 
 def _drags_and_reasons(raw: np.ndarray, scores: np.ndarray, lost: np.ndarray, aw: np.ndarray, signals: list[str],
@@ -226,15 +253,16 @@ def _drags_and_reasons(raw: np.ndarray, scores: np.ndarray, lost: np.ndarray, aw
         if not len(idx):
             continue
         # Distinct by bit pattern, so that 0.0 and -0.0 keep their own texts.
-        bits, inv = np.unique(np.ascontiguousarray(raw[idx, j]).view(np.int64), return_inverse=True)
+        inv, bits = pd.factorize(np.ascontiguousarray(raw[idx, j]).view(np.int64))
         described = np.array([DESCRIBE[signals[j]](v, windows) for v in bits.view(np.float64).tolist()], dtype=object)
-        text[idx, j] = described[inv.reshape(-1)]
+        text[idx, j] = described[inv]
     ordered = np.take_along_axis(text, order, axis=1)
     main = np.full(n, None, dtype=object)
     main[aw == 0] = "no health signal yet"
     main[rows] = ordered[rows, 0]
     flat = iter(ordered[listed].tolist())
-    reasons = [list(islice(flat, c)) for c in listed.sum(axis=1).tolist()]
+    with _gc_paused():
+        reasons = [list(islice(flat, c)) for c in listed.sum(axis=1).tolist()]
     return main, reasons
 
 
@@ -286,7 +314,12 @@ def score_history(ds: Dataset, days: Sequence[dt.date], config: HealthConfig | N
     company, :func:`iter_score_history` gives the same rows a few days at a time.
     """
     config = config or config_for(ds.source)
-    sig = compute_signals(ds, days, config.windows)
+    return _score_days(ds, days, config, explain, None)
+
+
+def _score_days(ds: Dataset, days: Sequence[dt.date], config: HealthConfig, explain: bool,
+                fixed: Undated | None) -> pd.DataFrame:
+    sig = compute_signals(ds, days, config.windows, fixed)
     return score_signals(_with_accounts(ds, sig, config), config, explain=explain)
 
 
@@ -295,8 +328,9 @@ CHUNK_ROWS = 400_000
 
 
 def iter_score_history(ds: Dataset, days: Sequence[dt.date], config: HealthConfig | None = None, *,
-                       explain: bool = True, max_rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
-    """The rows of :func:`score_history` in chunks of consecutive days, each about ``max_rows`` account-days.
+                       explain: bool = True, max_rows: int | None = None) -> Iterator[pd.DataFrame]:
+    """The rows of :func:`score_history` in chunks of consecutive days, each about ``max_rows``
+    account-days (default CHUNK_ROWS).
 
     A day's scores depend only on that day (signals are point in time and the
     percentile peers are the same day's accounts), so the chunks together equal
@@ -304,10 +338,12 @@ def iter_score_history(ds: Dataset, days: Sequence[dt.date], config: HealthConfi
     """
     config = config or config_for(ds.source)
     todo = sorted(set(days))
-    accounts = int(ds.backend.execute(ds.table("accounts").count())) if todo else 0
-    per = max(1, max_rows // max(accounts, 1))
+    if not todo:
+        return
+    fixed = undated(ds)  # read once for every chunk
+    per = max(1, (max_rows or CHUNK_ROWS) // max(len(fixed.ids), 1))
     for i in range(0, len(todo), per):
-        yield score_history(ds, todo[i:i + per], config, explain=explain)
+        yield _score_days(ds, todo[i:i + per], config, explain, fixed)
 
 
 def score_accounts(ds: Dataset, as_of: dt.date | None = None, config: HealthConfig | None = None,
