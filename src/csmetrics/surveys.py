@@ -28,7 +28,7 @@ from typing import Any
 import duckdb
 
 from csmetrics.config import Config
-from csmetrics.io.digest import refresh_month
+from csmetrics.io.digest import add_row
 from csmetrics.schema.errors import CsmetricsError
 from csmetrics.schema.tables import SURVEYS
 
@@ -210,7 +210,7 @@ def record_answer(
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             [link.response_id, link.account_id, link.survey, float(score), at, comment, link.ticket_id],
         )
-        refresh_month(con, RESPONSES, at.date())  # keeps cached metric results honest
+        add_row(con, RESPONSES, "response_id", link.response_id, at.date())  # keeps cached results honest
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -14,7 +14,7 @@ from csmetrics.cache import cache_path
 from csmetrics.compute import Result, compute_dataset
 from csmetrics.demo.generator import generate
 from csmetrics.io import ingest, open_workspace
-from csmetrics.io.digest import DIGEST, refresh_month
+from csmetrics.io.digest import DIGEST, add_row, write_digest
 
 START, END = "2025-01-01", "2025-09-01"  # 8 months
 HEALTH = "mrr,customer_churn_rate,health_score_avg"
@@ -145,13 +145,13 @@ def test_health_aggregates_depend_on_every_row(tmp_path: Path, workspace: Path, 
 
 
 def test_a_survey_answer_refreshes_its_month(workspace: Path, company: Path) -> None:
-    """The survey server writes through refresh_month, as csmetrics.surveys.record_answer does."""
+    """The survey server adds each answer to the digest (csmetrics.surveys.record_answer calls add_row)."""
     run(workspace)
     account = pd.read_csv(company / "accounts.csv")["account_id"].iloc[0]
     con = duckdb.connect(str(workspace))
     con.execute("INSERT INTO survey_responses (response_id, account_id, survey, score, responded_at) "
                 "VALUES ('web-1', ?, 'nps', 10, TIMESTAMP '2025-06-03 10:00:00')", [account])
-    refresh_month(con, "survey_responses", dt.date(2025, 6, 3))
+    add_row(con, "survey_responses", "response_id", "web-1", dt.date(2025, 6, 3))
     con.close()
     after = run(workspace)
     assert after.computed == 3  # June to August
@@ -198,3 +198,21 @@ def test_cli_says_which_periods_came_from_the_cache(workspace: Path) -> None:
     fresh = runner.invoke(app, [*args, "--no-cache"])
     assert "result cache" not in fresh.stderr
     assert fresh.stdout == first.stdout
+
+
+def test_adding_one_row_updates_the_digest_as_a_full_rewrite_would(workspace: Path, company: Path) -> None:
+    """What the survey server does per answer (add_row) equals recomputing the digest."""
+    account = pd.read_csv(company / "accounts.csv")["account_id"].iloc[0]
+    con = duckdb.connect(str(workspace))
+    try:
+        for rid, day in (("web-a", "2025-06-03"), ("web-b", "2027-01-09")):  # an existing month and a new one
+            con.execute("INSERT INTO survey_responses (response_id, account_id, survey, score, responded_at) "
+                        f"VALUES (?, ?, 'csat', 4, TIMESTAMP '{day} 10:00:00')", [rid, account])
+            add_row(con, "survey_responses", "response_id", rid, dt.date.fromisoformat(day))
+        query = f"SELECT table_name, month, n, h FROM {DIGEST} ORDER BY ALL"
+        incremental = con.execute(query).fetchall()
+        write_digest(con, [r[0] for r in con.execute("SELECT DISTINCT table_name FROM " + DIGEST).fetchall()])
+        assert con.execute(query).fetchall() == incremental
+        assert ("survey_responses", dt.date(2027, 1, 1), 1) in [r[:3] for r in incremental]
+    finally:
+        con.close()

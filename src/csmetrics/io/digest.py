@@ -45,15 +45,12 @@ def _month(anchor: str | None) -> str:
     return "CAST(NULL AS DATE)" if anchor is None else f"CAST(date_trunc('month', t.{q(anchor)}) AS DATE)"
 
 
-def table_digest_sql(prefix: str, table: str, month: dt.date | None = None) -> str:
-    """SELECT table_name, month, n, h for ``table`` (only ``month``'s rows when given)."""
+def table_digest_sql(prefix: str, table: str) -> str:
+    """SELECT table_name, month, n, h for ``table``."""
     anchor = ANCHORS[table]
-    where = ""
-    if month is not None and anchor is not None:
-        where = f" WHERE {_month(anchor)} = DATE {lit(month.isoformat())}"
     return (
         f"SELECT {lit(table)} AS table_name, {_month(anchor)} AS month, count(*) AS n, "
-        f"CAST(sum(hash(t)) AS HUGEINT) AS h FROM {prefix}{q(table)} AS t{where} GROUP BY ALL"
+        f"CAST(sum(hash(t)) AS HUGEINT) AS h FROM {prefix}{q(table)} AS t GROUP BY ALL"
     )
 
 
@@ -76,19 +73,30 @@ def write_digest(con: duckdb.DuckDBPyConnection, tables: list[str], prefix: str 
     con.execute(f"CREATE OR REPLACE TABLE {prefix}{DIGEST} AS " + " UNION ALL ".join(parts))
 
 
-def refresh_month(con: duckdb.DuckDBPyConnection, table: str, month: dt.date) -> None:
-    """Recompute one table-month of the digest after a small write (e.g. one survey answer).
+def add_row(con: duckdb.DuckDBPyConnection, table: str, key_column: str, key: str, day: dt.date) -> None:
+    """Add one row just inserted (found by its key) to the digest of its month, without rescanning the month.
 
-    Does nothing in a workspace without a digest (written before digests existed).
+    Does nothing in a workspace without a digest. Safe inside the caller's
+    transaction (it raises nothing for a missing digest, which would abort it).
     """
-    present = con.execute(
+    if not _has_digest(con):
+        return
+    found = con.execute(f"SELECT CAST(hash(t) AS HUGEINT) FROM {q(table)} AS t WHERE t.{q(key_column)} = ?",
+                        [key]).fetchone()
+    if found is None:
+        return
+    month = day.replace(day=1)
+    updated = con.execute(f"UPDATE {DIGEST} SET n = n + 1, h = h + ? WHERE table_name = ? AND month = ?",
+                          [found[0], table, month]).fetchone()
+    if not updated or not updated[0]:
+        con.execute(f"INSERT INTO {DIGEST} VALUES (?, ?, 1, ?)", [table, month, found[0]])
+
+
+def _has_digest(con: duckdb.DuckDBPyConnection) -> bool:
+    row = con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary", [DIGEST]
     ).fetchone()
-    if not present or not present[0]:
-        return
-    first = month.replace(day=1)
-    con.execute(f"DELETE FROM {DIGEST} WHERE table_name = ? AND month = ?", [table, first])
-    con.execute(f"INSERT INTO {DIGEST} {table_digest_sql('', table, first)}")
+    return bool(row and row[0])
 
 
-__all__ = ["ANCHORS", "CATALOGUE", "DIGEST", "refresh_month", "table_digest_sql", "write_digest"]
+__all__ = ["ANCHORS", "CATALOGUE", "DIGEST", "add_row", "table_digest_sql", "write_digest"]
