@@ -9,6 +9,7 @@ dashboard, the API and the CLI agree.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import math
 from dataclasses import dataclass, field, replace
@@ -249,13 +250,7 @@ def account_records(store: Store, day: dt.date | None) -> list[dict[str, Any]] |
             from csmetrics.models.health import config_for, score_accounts
         except ImportError:
             return None
-        try:  # the JSON shape is the CLI's; take it from where it lives
-            from csmetrics.models.health import account_record  # type: ignore[attr-defined]
-        except ImportError:
-            try:
-                from csmetrics.cli.health import account_record
-            except ImportError:
-                return None
+        from csmetrics.models.health.records import json_records  # the JSON shape is the CLI's
         ds = store.ds
         try:
             with store.reading():
@@ -275,7 +270,9 @@ def account_records(store: Store, day: dt.date | None) -> list[dict[str, Any]] |
         names = cfg.component_names
         signals = {n: cfg.base.components[n].signal for n in names}
         df = df.sort_values("account_id", kind="stable")
-        return [account_record(r, names, signals) for _, r in df.iterrows()]
+        # The CLI's JSON writer builds the records column-wise (building them
+        # row by row takes seconds per 100k accounts); the same objects.
+        return json.loads("".join(json_records(df, names, signals)))  # type: ignore[no-any-return]
 
     return store.cached(("account_records", day), build)
 
