@@ -43,7 +43,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from csmetrics.config import Config
-from csmetrics.io.dataset import Dataset, duckdb_memory_limit, open_source
+from csmetrics.io.dataset import SPILL_PREFIX, Dataset, duckdb_memory_limit, open_source
 from csmetrics.io.validate import q
 from csmetrics.schema.errors import DataError, Defect, UsageError
 from csmetrics.schema.tables import TABLE_ORDER, TABLES, TableSpec
@@ -131,17 +131,22 @@ def open_dataset(
 
 
 def tune_duckdb(backend: Any, memory_limit: str | None = None) -> None:
-    """Cap DuckDB's memory (``memory_limit``, else ``$CSMETRICS_DUCKDB_MEMORY_LIMIT``, else 2GB).
+    """Set DuckDB's memory cap (``memory_limit``, else ``$CSMETRICS_DUCKDB_MEMORY_LIMIT``, else 2GB)
+    and remove the private spill directory on disconnect.
 
-    Above the cap DuckDB spills to a private temporary directory (removed on
-    disconnect), so a large company runs in bounded memory instead of DuckDB's
-    default of 80% of the machine.
+    Datasets from :func:`csmetrics.io.dataset.open_source` are already capped,
+    with a private spill directory (:func:`csmetrics.io.dataset.cap_memory`), so a
+    large company runs in bounded memory instead of DuckDB's default of 80% of
+    the machine; this only ties that directory's removal to ``disconnect()``.
     """
     limit = duckdb_memory_limit(memory_limit)
-    spill = Path(tempfile.mkdtemp(prefix="csmetrics-duckdb-"))
     backend.raw_sql(f"SET memory_limit = '{limit}'")
-    backend.raw_sql(f"SET temp_directory = '{spill}'")
-    _on_disconnect(backend, stop_session=True, cleanup=spill)
+    row = backend.con.execute("SELECT current_setting('temp_directory')").fetchone()
+    spill = Path(row[0]) if row and row[0] else None
+    if spill is not None and spill.name.startswith(SPILL_PREFIX):
+        _on_disconnect(backend, stop_session=True, cleanup=spill)
+    else:
+        _on_disconnect(backend, stop_session=True)
 
 
 # -- the Spark session ---------------------------------------------------------

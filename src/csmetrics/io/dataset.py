@@ -36,6 +36,7 @@ META = "_csmetrics_meta"
 
 MEMORY_ENV = "CSMETRICS_DUCKDB_MEMORY_LIMIT"
 DEFAULT_DUCKDB_MEMORY = "2GB"
+SPILL_PREFIX = "csmetrics-duckdb-"
 
 
 def duckdb_memory_limit(given: str | None = None) -> str:
@@ -53,7 +54,7 @@ def cap_memory(con: duckdb.DuckDBPyConnection, owner: object, memory_limit: str 
     callers that finish earlier may remove it themselves. Returns it.
     """
     limit = duckdb_memory_limit(memory_limit)
-    spill = Path(tempfile.mkdtemp(prefix="csmetrics-duckdb-"))
+    spill = Path(tempfile.mkdtemp(prefix=SPILL_PREFIX))
     weakref.finalize(owner, shutil.rmtree, str(spill), True)
     con.execute(f"SET memory_limit = {lit(limit)}")
     con.execute(f"SET temp_directory = {lit(str(spill))}")
