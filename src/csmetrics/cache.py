@@ -34,13 +34,13 @@ import hashlib
 import json
 import math
 import sqlite3
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from csmetrics import clock
 from csmetrics.io.dataset import Dataset
 from csmetrics.io.digest import ANCHORS, DIGEST
 from csmetrics.periods import Period
@@ -148,11 +148,11 @@ class ResultCache:
                     out[(key, metric)] = json.loads(rows)
             if out:
                 con.executemany("UPDATE results SET used = ? WHERE key = ? AND metric = ?",
-                                [(time.time(), k, m) for k, m in out])
+                                [(clock.now().timestamp(), k, m) for k, m in out])
         return out
 
     def store(self, entries: dict[tuple[str, str], list[list[object]]]) -> None:
-        now = time.time()
+        now = clock.now().timestamp()
         with self._db() as con:
             con.executemany("INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?)",
                             [(k, m, json.dumps(rows), now) for (k, m), rows in entries.items()])

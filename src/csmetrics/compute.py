@@ -19,6 +19,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from csmetrics import clock
 from csmetrics.cache import ResultCache
 from csmetrics.io.dataset import Dataset, open_source
 from csmetrics.metrics.context import PeriodContext
@@ -53,7 +54,7 @@ class Result:
 
 def data_span(ds: Dataset, today: dt.date | None = None) -> tuple[dt.date, dt.date]:
     """(first, last) day with any dated event; ``last`` is capped at today."""
-    today = today or dt.datetime.now(dt.UTC).date()
+    today = today or clock.today()
     lows, highs = [], []
     for table, cols in DATE_COLUMNS.items():
         if not ds.has(table):

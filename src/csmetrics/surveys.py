@@ -27,6 +27,7 @@ from typing import Any
 
 import duckdb
 
+from csmetrics import clock
 from csmetrics.config import Config
 from csmetrics.io.digest import add_row
 from csmetrics.schema.errors import CsmetricsError
@@ -109,7 +110,7 @@ def make_link_token(
     """A signed token for the survey form's URL (``/survey/<token>``) and what it encodes."""
     if survey not in SURVEYS:
         raise CsmetricsError(f"unknown survey {survey!r}: expected one of {', '.join(SURVEYS)}")
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or clock.now()
     link = SurveyLink(account_id, survey, ticket_id, _b64(secrets.token_bytes(12)), int((now + ttl).timestamp()))
     body = {"a": link.account_id, "s": link.survey, "t": link.ticket_id, "n": link.nonce, "e": link.expires}
     payload = _b64(json.dumps(body, separators=(",", ":")).encode("utf-8"))
@@ -129,7 +130,7 @@ def verify_link_token(key: bytes, token: str, now: dt.datetime | None = None) ->
                           str(body["n"]), int(body["e"]))
     except (ValueError, KeyError, TypeError) as exc:
         raise LinkError("forged", "this survey link is not valid") from exc
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or clock.now()
     if now.timestamp() >= link.expires:
         raise LinkError("expired", "this survey link has expired")
     return link
@@ -197,7 +198,7 @@ def record_answer(
     Raises :class:`LinkError` ("used") if the link was answered before; then nothing is written.
     The caller serialises writers (one DuckDB writer per process).
     """
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or clock.now()
     at = now.astimezone(dt.UTC).replace(tzinfo=None)
     con.execute("BEGIN TRANSACTION")
     try:

@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from csmetrics import clock
 from csmetrics.demo import activity, lifecycle
 from csmetrics.demo import catalog as C
 from csmetrics.demo.dates import month_index, month_start, to_days
@@ -90,7 +91,7 @@ Progress = Callable[[int, int], None]
 
 def default_end(today: dt.date | None = None) -> dt.date:
     """The first day of the current month (UTC): the data stops before today."""
-    today = today or dt.datetime.now(dt.UTC).date()
+    today = today or clock.today()
     return today.replace(day=1)
 
 

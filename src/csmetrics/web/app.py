@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from csmetrics import clock
 from csmetrics.report.formats import format_value
 from csmetrics.schema.errors import CsmetricsError
 from csmetrics.web.store import Store
@@ -224,4 +225,4 @@ def require_reader(request: Request) -> None:
 
 
 def today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
+    return clock.today()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from csmetrics import clock
 from csmetrics.schema.errors import UsageError
 
 TOKENS = "_csmetrics_tokens"
@@ -44,7 +45,7 @@ def create_token(con: duckdb.DuckDBPyConnection, name: str = "") -> tuple[str, T
     ensure_table(con)
     token_id = secrets.token_hex(4)
     token = f"csm_{token_id}_{secrets.token_urlsafe(32)}"
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    now = clock.naive_now()
     con.execute(f"INSERT INTO {TOKENS} VALUES (?, ?, ?, ?, NULL)", [token_id, name, _hash(token), now])
     return token, TokenInfo(token_id, name, now, None)
 
@@ -60,7 +61,7 @@ def revoke_token(con: duckdb.DuckDBPyConnection, token_id: str) -> None:
     row = con.execute(f"SELECT revoked_at FROM {TOKENS} WHERE token_id = ?", [token_id]).fetchone()
     if row is None:
         raise UsageError(f"no token with id {token_id!r}: see `csmetrics token list`")
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    now = clock.naive_now()
     con.execute(f"UPDATE {TOKENS} SET revoked_at = ? WHERE token_id = ? AND revoked_at IS NULL", [now, token_id])
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import ibis
 import pandas as pd
 
+from csmetrics import clock
 from csmetrics.compute import resolve_periods
 from csmetrics.io.dataset import Dataset
 from csmetrics.metrics import state
@@ -154,7 +155,7 @@ def series(store: Store, f: Filters, names: list[str], by: str | None = None) ->
 
 def as_of(ps: list[Period]) -> dt.date:
     """The day account-level views are taken on: the end of the range, but not after today."""
-    return min(ps[-1].last, dt.datetime.now(dt.UTC).date())
+    return min(ps[-1].last, clock.today())
 
 
 # -- health and feedback models (written elsewhere; used when present) -------------------------

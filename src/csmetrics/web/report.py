@@ -7,11 +7,11 @@ or links back to a server.
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 from markupsafe import Markup
 
+from csmetrics import clock
 from csmetrics.web.app import PLOTLY_JS, WEB, templates
 from csmetrics.web.data import Filters
 from csmetrics.web.pages import overview_context, retention_context, revenue_context
@@ -39,7 +39,7 @@ def render_report(store: Store, f: Filters | None = None) -> str:
     html = env.get_template("report.html").render(
         f=f,
         source=Path(store.ds.source).name,
-        generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        generated=clock.now().strftime("%Y-%m-%d %H:%M UTC"),
         css=Markup((WEB / "static" / "app.css").read_text(encoding="utf-8")),  # noqa: S704
         plotly_js=_script(PLOTLY_JS.read_text(encoding="utf-8")),
         app_js=_script((WEB / "static" / "app.js").read_text(encoding="utf-8")),

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from csmetrics import clock
 from csmetrics.io.dataset import Dataset
 from csmetrics.models.health.config import LIFECYCLE, HealthConfig, config_for
 from csmetrics.models.health.signals import Undated, compute_signals, undated
@@ -293,7 +294,7 @@ def last_data_day(ds: Dataset, today: dt.date | None = None) -> dt.date:
     are often in the future, do not count."""
     import ibis
 
-    today = today or dt.datetime.now(dt.UTC).date()
+    today = today or clock.today()
     highs = []
     for table, col in ACTIVITY_COLUMNS:
         if ds.has(table):
