@@ -164,11 +164,19 @@ def test_empty_period_has_zero_sums_and_null_rates(tmp_path: Path) -> None:
         assert v[(rate, "2025-01", None)] is None, rate
 
 
-def test_mrr_equals_active_customers_times_arpa(tmp_path: Path) -> None:
-    d = write_dir(tmp_path, subscriptions=[sub(f"s{i}", f"a{i}", "2025-01-01", None, 10 * i) for i in range(1, 8)])
+def test_seven_accounts_paying_10_to_70_give_mrr_280_and_arpa_40(tmp_path: Path) -> None:
+    # a1..a7 pay 10, 20, ..., 70 from 1 Jan, a7 stops on 15 March (active through 14 March).
+    subs = [sub(f"s{i}", f"a{i}", "2025-01-01", "2025-03-15" if i == 7 else None, 10 * i) for i in range(1, 8)]
+    d = write_dir(tmp_path, subscriptions=subs)
     v = values(d, M)
-    assert v[("mrr", "2025-03", None)] == pytest.approx(v[("active_customers", "2025-03", None)]
-                                                       * v[("arpa", "2025-03", None)])
+    # February: 10 + 20 + 30 + 40 + 50 + 60 + 70 = 280 over 7 accounts; arpa 280 / 7 = 40
+    assert v[("mrr", "2025-02", None)] == 280
+    assert v[("active_customers", "2025-02", None)] == 7
+    assert v[("arpa", "2025-02", None)] == 40
+    # March: a7 gone, 280 - 70 = 210 over 6 accounts; arpa 210 / 6 = 35
+    assert v[("mrr", "2025-03", None)] == 210
+    assert v[("active_customers", "2025-03", None)] == 6
+    assert v[("arpa", "2025-03", None)] == 35
 
 
 def test_quarter_and_week_grains(tmp_path: Path) -> None:

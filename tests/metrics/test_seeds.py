@@ -67,11 +67,32 @@ def test_seed_purchase_clv_50_times_3_times_24(tmp_path: Path) -> None:
     assert value(rows, "purchase_clv", "2025-06") == pytest.approx(3600)
 
 
-def test_seed_mrr_is_active_customers_times_arpa(tmp_path: Path) -> None:
-    subs = [sub(f"s{i}", f"a{i}", "2025-01-01", None, 25 + 5 * (i % 4)) for i in range(40)]
+def test_seed_mrr_20_customers_paying_50_is_1000(tmp_path: Path) -> None:
+    # The seed's MRR = active customers x average revenue per account: 20 customers x $50 = $1,000.
+    subs = [sub(f"s{i}", f"a{i}", "2025-01-01", None, 50) for i in range(20)]
     d = write_dir(tmp_path, subscriptions=subs)
     rows = cli_json("--data", str(d), "--start", "2025-01-01", "--end", "2025-02-01",
                     "--metrics", "mrr,active_customers,arpa")
-    assert value(rows, "mrr", "2025-01") == pytest.approx(
-        value(rows, "active_customers", "2025-01") * value(rows, "arpa", "2025-01"))  # type: ignore[operator]
+    assert value(rows, "mrr", "2025-01") == 1000  # 20 x 50
+    assert value(rows, "active_customers", "2025-01") == 20
+    assert value(rows, "arpa", "2025-01") == 50  # 1000 / 20
+
+
+def test_seed_mrr_of_40_customers_on_four_price_points_is_1300_with_arpa_32_50(tmp_path: Path) -> None:
+    # a0..a39 pay 25 + 5 x (i mod 4): ten accounts each at 25, 30, 35 and 40.
+    subs = [sub(f"s{i}", f"a{i}", "2025-01-01", None, 25 + 5 * (i % 4)) for i in range(40)]
+    # Four more pay from 1 February on (not active in January) and two of the first forty leave on 1 February.
+    subs += [sub(f"n{i}", f"n{i}", "2025-02-01", None, 100) for i in range(4)]
+    subs[0]["ended_at"] = "2025-02-01"  # a0, at 25
+    subs[3]["ended_at"] = "2025-02-01"  # a3, at 40
+    d = write_dir(tmp_path, subscriptions=subs)
+    rows = cli_json("--data", str(d), "--start", "2025-01-01", "--end", "2025-03-01",
+                    "--metrics", "mrr,active_customers,arpa")
+    # January: 10 x (25 + 30 + 35 + 40) = 10 x 130 = 1300 over 40 accounts; 1300 / 40 = 32.5
+    assert value(rows, "mrr", "2025-01") == 1300
     assert value(rows, "active_customers", "2025-01") == 40
+    assert value(rows, "arpa", "2025-01") == 32.5
+    # February: 1300 - 25 - 40 + 4 x 100 = 1635 over 40 - 2 + 4 = 42 accounts; 1635 / 42 = 38.928571...
+    assert value(rows, "mrr", "2025-02") == 1635
+    assert value(rows, "active_customers", "2025-02") == 42
+    assert value(rows, "arpa", "2025-02") == pytest.approx(38.92857142857143)
