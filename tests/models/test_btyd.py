@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -92,10 +93,36 @@ def test_fit_clv_on_charges_reproduces_cdnow_and_predicts_per_account(cdnow_ds) 
     assert len(p) == 2357 and p["account_id"].is_unique
     assert ((p["p_alive"] > 0) & (p["p_alive"] <= 1)).all()
     assert (p["expected_purchases"] >= 0).all() and (p["clv"] >= 0).all()
-    # clv = margin (1.0) x E[Z] x E[purchases] without discounting.
-    assert np.allclose(p["clv"], p["expected_value"] * p["expected_purchases"])
+    # E[Z | x, zbar] = p (gamma + x zbar) / (p x + q - 1) at the published p = 6.25, q = 3.74, gamma = 15.44
+    # (the fitted values agree to 3 digits, hence rel=2e-3):
+    ev = p.set_index("account_id")["expected_value"]
+    assert ev["0001"] == pytest.approx(24.6637, rel=2e-3)  # x 2, zbar 22.35: 6.25 x 60.14 / 15.24
+    assert ev["0002"] == pytest.approx(18.9166, rel=2e-3)  # x 1, zbar 11.77: 6.25 x 27.21 / 8.99
+    assert ev["0003"] == pytest.approx(35.2190, rel=2e-3)  # x 0: population mean 6.25 x 15.44 / 2.74
     discounted = fit_clv(cdnow_ds, horizon_months=12, as_of=CALIBRATION_END, discount_rate=0.01)
     assert (discounted.predictions["clv"] <= p["clv"] + 1e-9).all()
+    # a customer expected to buy again loses value to discounting
+    assert discounted.predictions.set_index("account_id")["clv"]["0001"] < p.set_index("account_id")["clv"]["0001"]
+
+
+def test_clv_of_the_papers_customer_over_39_weeks_is_published_purchases_times_spend(cdnow_ds) -> None:  # type: ignore[no-untyped-def]
+    # FHL 2005 section 5: customer 0001 (x = 2, t_x = 30.43, T = 38.86) expects 1.226 purchases in the
+    # next 39 weeks; Gamma-Gamma at the published parameters expects 24.6637 a purchase (zbar = 22.35):
+    # 6.25 x (15.44 + 2 x 22.35) / (2 x 6.25 + 3.74 - 1) = 375.875 / 15.24 = 24.6637.
+    # CLV over 39 weeks, margin 1, no discount: 1.226 x 24.6637 = 30.2377.
+    weeks_39_in_months = 39 * 7 / (365.25 / 12)  # 273 days over an average month of 30.4375 days
+    res = fit_clv(cdnow_ds, horizon_months=weeks_39_in_months, as_of=CALIBRATION_END)
+    row = res.predictions.set_index("account_id").loc["0001"]
+    assert (row["frequency"], round(row["recency"], 2), round(row["T"], 2)) == (2, 30.43, 38.86)
+    assert row["expected_purchases"] == pytest.approx(1.226, abs=2e-3)
+    assert row["clv"] == pytest.approx(30.2377, rel=3e-3)
+    # gross_margin scales it: 0.5 x 30.2377 = 15.1189
+    cdnow_ds.config = replace(cdnow_ds.config, gross_margin=0.5)
+    try:
+        half = fit_clv(cdnow_ds, horizon_months=weeks_39_in_months, as_of=CALIBRATION_END)
+    finally:
+        cdnow_ds.config = replace(cdnow_ds.config, gross_margin=1.0)
+    assert half.predictions.set_index("account_id").loc["0001", "clv"] == pytest.approx(15.1189, rel=3e-3)
 
 
 def test_clv_cli_prints_parameters_and_predictions_as_json(tmp_path: Path) -> None:
