@@ -12,6 +12,8 @@ import datetime as dt
 import random
 from pathlib import Path
 
+from tests.conftest import TODAY
+
 SEGMENTS = ("smb", "mid-market", "enterprise")
 CSMS = ("Alice Ng", "Bruno Diaz", "Chen Li", "Dana Fox")
 PRICE = {"smb": 100.0, "mid-market": 500.0, "enterprise": 2000.0}
@@ -33,9 +35,13 @@ def _w(path: Path, header: list[str], rows: list[list[object]]) -> None:
 
 
 def make_company(out: Path, accounts: int = 60, seed: int = 7, today: dt.date | None = None) -> Path:
-    """Write a company of ``accounts`` accounts into ``out`` and return it."""
+    """Write a company of ``accounts`` accounts into ``out`` and return it.
+
+    Its data ends on ``today`` (default: the suite's pinned :data:`tests.conftest.TODAY`), never on the
+    real date, so every test sees the same company whenever it runs.
+    """
     rnd = random.Random(seed)
-    today = today or dt.datetime.now(dt.UTC).date()
+    today = today or TODAY
     first = dt.date(today.year - 2, today.month, 1)
     out.mkdir(parents=True, exist_ok=True)
     acc, subs, tix, surv, ren, costs = [], [], [], [], [], []

@@ -218,8 +218,11 @@ def test_out_of_range_scores_are_refused_and_the_link_stays_usable(client: TestC
 
 
 def test_long_comments_are_cut_and_control_characters_dropped(client: TestClient, store: Store) -> None:
-    assert answer(client, store, "A0001", "7", "a\x00b\x1b[31m" + "z" * 5000) == 200
-    row = store.writer.execute("SELECT comment FROM survey_responses ORDER BY responded_at DESC LIMIT 1").fetchone()
+    token, link = surveys.make_link_token(store.survey_key, "A0001", "nps")
+    r = client.post(f"/survey/{token}", data={"score": "7", "comment": "a\x00b\x1b[31m" + "z" * 5000})
+    assert r.status_code == 200
+    row = store.writer.execute("SELECT comment FROM survey_responses WHERE response_id = ?",
+                               [link.response_id]).fetchone()
     assert row is not None
     assert row[0].startswith("ab[31m") and len(row[0]) == surveys.MAX_COMMENT
 
