@@ -29,6 +29,7 @@ from csmetrics.models.health import score as score_mod
 from csmetrics.models.health import signals as signals_mod
 from csmetrics.models.health.config import WINDOW_DEFAULTS
 from tests.health.company import answer, ticket, usage
+from tests.health.company import make as make_company
 from tests.metrics.helpers import sub, write_dir
 
 MONTH_ENDS = [dt.date(2025, m, 1) - dt.timedelta(days=1) for m in range(2, 8)]  # 2025-01-31 .. 2025-06-30
@@ -84,7 +85,28 @@ def test_score_before_is_the_earlier_day_scored_alone(demo: Dataset) -> None:
                                    check_names=False, check_exact=True)
     assert (now["health_color_before"] == before["health_color"].reindex(now.index)).all()
     pd.testing.assert_frame_equal(now[list(alone.columns)], alone, check_exact=True)
-    assert (now["health_change"] == now["health_score"] - now["health_score_before"]).all()
+
+
+def test_health_change_over_30_days_on_the_hand_made_company(tmp_path: Path) -> None:
+    # tests/health/company.py, scored on 2025-06-30 and 30 days earlier, 2025-05-31 (windows: usage 30 days).
+    # On 05-31 nobody used the product in May 2..31 (peers all at 0 days -> percentile 0.5 x 3 / 3 = 50)
+    # and no ticket was open yet (t4 was resolved on 05-02, the others opened in June) -> 100.
+    #   a: csat 2 of 4 (answers of 05-01..05-04) = 50% -> 20; (2 x 20 + 100 + 50) / 4 = 47.5 (yellow)
+    #      on 06-30 (test_scoring): (2 x 20 + 100 + 83.33) / 4 = 55.83; change +8.33
+    #   b: csat 100% -> 100; (2 x 100 + 100 + 50) / 4 = 87.5 (green); on 06-30 75; change -12.5
+    #   c: no csat: (100 + 50) / 2 = 75 (green); on 06-30 (0 + 16.67) / 2 = 8.33 (red); change -66.67
+    #   e (enterprise: tickets 1, usage 3): (100 + 3 x 50) / 4 = 62.5 both days; change 0
+    ds = load_data_dir(make_company(tmp_path))
+    try:
+        now = score_accounts(ds, DAY).set_index("account_id")
+    finally:
+        ds.backend.disconnect()
+    before = {"a": 47.5, "b": 87.5, "c": 75.0, "e": 62.5}
+    change = {"a": 55 + 5 / 6 - 47.5, "b": -12.5, "c": 25 / 3 - 75, "e": 0.0}
+    for acc in "abce":
+        assert now.loc[acc, "health_score_before"] == pytest.approx(before[acc]), acc
+        assert now.loc[acc, "health_change"] == pytest.approx(change[acc]), acc
+    assert now["health_color_before"].to_dict() == {"a": "yellow", "b": "green", "c": "green", "e": "green"}
 
 
 def test_feature_bitmasks_count_what_count_distinct_counts(demo: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
