@@ -6,7 +6,7 @@ import ibis
 import ibis.expr.types as ir
 
 from csmetrics.metrics.common import pick, ratio
-from csmetrics.metrics.context import PeriodContext
+from csmetrics.metrics.context import NONE_GROUP, PeriodContext
 from csmetrics.metrics.revenue import revenue_agg
 from csmetrics.metrics.state import MONEY
 from csmetrics.registry import metric
@@ -14,7 +14,8 @@ from csmetrics.registry import metric
 
 def costs_agg(ctx: PeriodContext) -> ir.Table:
     """Per (period, group): costs incurred. Costs carry no account; when grouping, they are
-    attributed by a costs column of the same name as --by if there is one, else left null.
+    attributed by a costs column of the same name as --by if there is one (an empty value to
+    the group (none)), else left null.
     """
 
     def build() -> ir.Table:
@@ -22,7 +23,9 @@ def costs_agg(ctx: PeriodContext) -> ir.Table:
         if ctx.by is None:
             c = c.mutate(group=ibis.null("string"))
         elif ctx.by in c.columns:
-            c = c.mutate(group=c[ctx.by].cast("string"))
+            # Empty values form the group (none), as they do for accounts (PeriodContext.account_groups).
+            g = c[ctx.by].cast("string")
+            c = c.mutate(group=ibis.cases((g.isnull() | (g.strip() == ""), NONE_GROUP), else_=g))
         else:
             agg = c.group_by("period").aggregate(costs=c.amount.cast(MONEY).sum())
             agg = agg.mutate(group=ibis.null("string")).filter(ibis.literal(False))
@@ -37,7 +40,8 @@ def costs_agg(ctx: PeriodContext) -> ir.Table:
 def cs_costs(ctx: PeriodContext) -> ir.Table:
     """Customer-success costs incurred in the period (base currency).
 
-    With --by, attributed by a costs column of the same name if present, else null.
+    With --by, attributed by a costs column of the same name if present (an empty value to the
+    group (none)), else null.
     """
     return pick(costs_agg(ctx), "costs")
 

@@ -27,8 +27,9 @@ Readings where SPEC allowed another:
 - `customer_churn_rate` can exceed 1: customers new and gone within the period
   count as churned but are not in `customers_start` (SPEC's seed rule).
 - `fcr_rate`: tickets with an unknown `contacts` are not first-contact resolutions.
-- `crc` with `--by`: costs carry no account; they are attributed by a costs
-  column named like the `--by` column if there is one, else the value is null.
+- `cs_costs` and `crc` with `--by`: costs carry no account; they are attributed by a
+  costs column named like the `--by` column if there is one (an empty value to the
+  group `(none)`; a value no account has to no group), else the value is null.
 - `purchase_clv`: averages over the charges of the period; "per month" divides
   the charges per purchasing account by the months in the period.
 - Default range: from the first dated row to the last dated event (scheduled
