@@ -137,12 +137,19 @@ def _detail(ctx: PeriodContext, name: str, family: str) -> tuple[str, ir.Table |
         return "accounts with usage in the period", usage.usage_agg(ctx), rows
     if family == "value":
         b = ctx.bucket("charges", "charged_at")
+        label = "charges in the period"
+        kind = name.removeprefix("non_recurring_revenue_")
+        if kind != name:  # a per-kind metric: only the charges of that kind make it up
+            b = b.filter(b.kind == kind)
+            label = f"{kind} charges in the period"
         rows = b.select("period", "group", "charge_id", "account_id", "charged_at", "amount", "currency", "kind")
-        return "charges in the period", value.charges_agg(ctx), rows.order_by("charge_id")
+        return label, value.charges_agg(ctx), rows.order_by("charge_id")
     if family == "costs":
-        c = ctx.bucket("costs", "incurred_on", grouped=False)
-        rows = c.select("period", "cost_id", "incurred_on", "amount", "category").mutate(
-            group=ibis.null("string")).order_by("cost_id")
+        c = costs.attributed_costs(ctx)
+        if c is None:  # costs not attributable to the --by groups: no row makes up a (null) value
+            c = ctx.bucket("costs", "incurred_on", grouped=False)
+            c = c.mutate(group=ibis.null("string")).filter(ibis.literal(False))
+        rows = c.select("period", "group", "cost_id", "incurred_on", "amount", "category").order_by("cost_id")
         return "costs incurred in the period", costs.costs_agg(ctx), rows
     return "", None, None
 

@@ -12,21 +12,29 @@ from csmetrics.metrics.state import MONEY
 from csmetrics.registry import metric
 
 
-def costs_agg(ctx: PeriodContext) -> ir.Table:
-    """Per (period, group): costs incurred. Costs carry no account; when grouping, they are
-    attributed by a costs column of the same name as --by if there is one (an empty value to
-    the group (none)), else left null.
+def attributed_costs(ctx: PeriodContext) -> ir.Table | None:
+    """Costs incurred in the context's periods, with ``period`` and ``group``; None when they cannot be grouped.
+
+    Costs carry no account: ungrouped, ``group`` is null; with --by, it is the costs
+    column of the same name (an empty value: the group (none), as for accounts). Without
+    such a column the costs cannot be attributed (None).
     """
+    c = ctx.bucket("costs", "incurred_on", grouped=False)
+    if ctx.by is None:
+        return c.mutate(group=ibis.null("string"))
+    if ctx.by not in c.columns:
+        return None
+    g = c[ctx.by].cast("string")
+    return c.mutate(group=ibis.cases((g.isnull() | (g.strip() == ""), NONE_GROUP), else_=g))
+
+
+def costs_agg(ctx: PeriodContext) -> ir.Table:
+    """Per (period, group): costs incurred (see :func:`attributed_costs`; null when not attributable)."""
 
     def build() -> ir.Table:
-        c = ctx.bucket("costs", "incurred_on", grouped=False)
-        if ctx.by is None:
-            c = c.mutate(group=ibis.null("string"))
-        elif ctx.by in c.columns:
-            # Empty values form the group (none), as they do for accounts (PeriodContext.account_groups).
-            g = c[ctx.by].cast("string")
-            c = c.mutate(group=ibis.cases((g.isnull() | (g.strip() == ""), NONE_GROUP), else_=g))
-        else:
+        c = attributed_costs(ctx)
+        if c is None:
+            c = ctx.bucket("costs", "incurred_on", grouped=False)
             agg = c.group_by("period").aggregate(costs=c.amount.cast(MONEY).sum())
             agg = agg.mutate(group=ibis.null("string")).filter(ibis.literal(False))
             return ctx.complete(agg.select("period", "group", "costs"))
