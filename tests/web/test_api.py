@@ -78,11 +78,9 @@ def test_api_accounts_equal_the_cli_accounts_json(base_workspace: Path, shared_c
     for as_of in (None, "2025-06-30"):
         args = ["accounts", "--workspace", str(copy), "--format", "json"] + (["--as-of", as_of] if as_of else [])
         res = runner.invoke(cli, args)
-        if res.exit_code != 0 and "No such command" in res.output:
-            pytest.skip("`csmetrics accounts` is not available")
         assert res.exit_code == 0, res.output
         api = shared_client.get("/api/v1/accounts", params={"as_of": as_of} if as_of else {}).json()
-        assert api == json.loads(res.stdout)
+        assert len(api) == 80 and api == json.loads(res.stdout)
 
 
 def test_accounts_have_mrr_and_filters(shared_client: TestClient) -> None:
@@ -96,7 +94,8 @@ def test_accounts_have_mrr_and_filters(shared_client: TestClient) -> None:
     total = sum(r["mrr"] for r in day_rows)
     m = shared_client.get("/api/v1/metrics", params={"metrics": "mrr", "start": "2025-06-01",
                                                      "end": "2025-07-01"}).json()
-    assert total == pytest.approx(m[0]["value"])
+    assert [r["period"] for r in m] == ["2025-06"]
+    assert total > 0 and total == pytest.approx(m[0]["value"])
 
 
 def test_account_detail_and_unknown_account(shared_client: TestClient) -> None:
@@ -113,19 +112,27 @@ def test_explain_matches_the_metric_value(shared_client: TestClient) -> None:
                                                      "end": "2025-06-01"}).json()
     ex = shared_client.get("/api/v1/explain/customer_churn_rate", params={"period": "2025-05"})
     assert ex.status_code == 200, ex.text
-    assert ex.json()["value"] == pytest.approx(m[0]["value"], nan_ok=True)
+    assert [r["period"] for r in m] == ["2025-05"] and isinstance(m[0]["value"], float)
+    assert ex.json()["value"] == pytest.approx(m[0]["value"])
     assert shared_client.get("/api/v1/explain/bogus", params={"period": "2025-05"}).status_code == 404
 
 
-def test_health_endpoint_is_404_until_the_model_exists_else_scores(shared_client: TestClient) -> None:
-    r = shared_client.get("/api/v1/health")
-    try:
-        from csmetrics.models.health import score_accounts  # noqa: F401
-    except ImportError:
-        assert r.status_code == 404
-        return
+def test_health_endpoint_scores_every_account_as_the_cli_does_on_the_same_day(
+    base_workspace: Path, shared_client: TestClient, tmp_path: Path
+) -> None:
+    copy = tmp_path / "cli.duckdb"
+    shutil.copy(base_workspace, copy)
+    res = runner.invoke(cli, ["accounts", "--workspace", str(copy), "--format", "json", "--as-of", "2026-05-31"])
+    assert res.exit_code == 0, res.output
+    cli_scores = {r["account_id"]: (r["health_score"], r["health_color"]) for r in json.loads(res.stdout)}
+    r = shared_client.get("/api/v1/health", params={"as_of": "2026-05-31"})
     assert r.status_code == 200
-    assert all(0 <= row["health_score"] <= 100 for row in r.json())
+    api_scores = {row["account_id"]: (row["health_score"], row["health_color"]) for row in r.json()}
+    assert len(api_scores) == 80 and api_scores.keys() == cli_scores.keys()
+    for aid, (score, color) in api_scores.items():  # the CLI prints scores to 0.1
+        assert (round(score, 1), color) == pytest.approx(cli_scores[aid], abs=0.051), aid
+    assert {c for _, c in api_scores.values()} <= {"green", "yellow", "red"}
+    assert all(0 <= s <= 100 for s, _ in api_scores.values())
 
 
 def test_survey_trigger_makes_a_working_csat_link_for_a_resolved_ticket(client: TestClient, store: Store) -> None:

@@ -2,25 +2,52 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
+from csmetrics.cli.main import app as cli
 from csmetrics.registry import load_all
 
 PAGES = ["/", "/revenue", "/retention", "/customers", "/csms", "/feedback", "/definitions", "/accounts/A0001"]
 
 
-@pytest.mark.parametrize("query", [{"period": "quarter"}, {"period": "week", "segment": "smb"},
-                                   {"period": "year", "start": "2024-01-01", "end": "2026-01-01"}])
-def test_every_page_renders_with_the_filters(shared_client: TestClient, query: dict[str, str]) -> None:
+TITLES = {"/": "Overview", "/revenue": "Revenue", "/retention": "Retention", "/customers": "Customers",
+          "/csms": "CSMs", "/feedback": "Feedback", "/definitions": "Metric definitions",
+          "/accounts/A0001": "Account A0001"}
+HEADERS = re.compile(r"<th[^>]*>\s*(\d{4}(?:-Q\d|-W\d\d|-\d\d)?)\s*</th>")
+
+
+@pytest.mark.parametrize("query, labels", [
+    # The pinned day is 2026-06-15 (tests/conftest.py): the default range ends with the data, in 2026-Q2.
+    ({"period": "quarter"}, re.compile(r"\d{4}-Q[1-4]")),
+    ({"period": "week", "segment": "smb"}, re.compile(r"\d{4}-W\d\d")),
+    ({"period": "year", "start": "2024-01-01", "end": "2026-01-01"}, re.compile(r"2024|2025")),
+])
+def test_every_page_renders_with_the_filters(shared_client: TestClient, query: dict[str, str],
+                                             labels: re.Pattern[str]) -> None:
     for path in PAGES:
         r = shared_client.get(path, params=query)
         assert r.status_code == 200, (path, r.text[:300])
+        assert re.findall(r"<h1[^>]*>(.*?)</h1>", r.text, re.S)[0].strip() == TITLES[path]
         # The navigation carries the filters to the other pages.
-        if query:
-            assert f'href="/revenue?period={query["period"]}' in r.text
+        assert f'href="/revenue?period={query["period"]}' in r.text
+        if path in ("/revenue", "/retention", "/feedback"):
+            # Period tables are in the chosen grain, and only it.
+            heads = HEADERS.findall(r.text)
+            assert heads and all(labels.fullmatch(h) for h in heads), (path, heads[:5])
+    if query["period"] == "year":
+        assert sorted(set(HEADERS.findall(shared_client.get("/revenue", params=query).text))) == ["2024", "2025"]
+    if "segment" in query:
+        html = shared_client.get("/customers", params=query).text
+        rows = re.findall(r'<td><a href="/accounts/([^?"]+)\?', html)
+        accounts = shared_client.get("/api/v1/accounts", params={"segment": "smb"}).json()
+        assert rows and sorted(rows) == sorted(a["account_id"] for a in accounts)
 
 
 def test_bad_filters_are_a_400_page_with_the_reason(shared_client: TestClient) -> None:
@@ -30,11 +57,52 @@ def test_bad_filters_are_a_400_page_with_the_reason(shared_client: TestClient) -
     assert r.status_code == 400 and "must be after" in r.text
 
 
-def test_overview_tiles_show_the_latest_values(shared_client: TestClient) -> None:
-    html = shared_client.get("/").text
-    for kpi in ("mrr", "net_revenue_retention", "customer_churn_rate", "nps", "csat", "fcr_rate", "health"):
-        assert f'id="kpi-{kpi}"' in html
-    assert "vs previous" in html and "<svg class=\"spark\"" in html
+def _tiles(html: str) -> dict[str, tuple[str, str]]:
+    """kpi name -> (heading, big value) of each overview tile."""
+    found = re.findall(r'<article class="tile" id="kpi-(\w+)">\s*<h2>(.*?)</h2>\s*<p class="big[^"]*">([^<]*)</p>',
+                       html, flags=re.S)
+    return {name: (re.sub(r"<[^>]+>", "", h).strip(), big.strip()) for name, h, big in found}
+
+
+def test_overview_tiles_show_the_values_that_csmetrics_metrics_gives(
+    shared_client: TestClient, base_workspace: Path, tmp_path: Path
+) -> None:
+    from csmetrics.web.app import fmt
+    from csmetrics.web.pages import KPIS
+
+    window = {"period": "month", "start": "2025-01-01", "end": "2026-01-01"}
+    html = shared_client.get("/", params=window).text
+    assert "Latest period: 2025-12; accounts as of 2025-12-31." in html
+    tiles = _tiles(html)
+    assert set(tiles) == {k for k, _, _ in KPIS}
+    copy = tmp_path / "cli.duckdb"
+    shutil.copy(base_workspace, copy)
+    res = CliRunner().invoke(cli, ["metrics", "--workspace", str(copy), "--format", "json",
+                                   "--metrics", ",".join(tiles), *[a for k, v in window.items()
+                                                                   for a in (f"--{k}", v)]])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.stdout)
+    for name, label, _ in KPIS:
+        series = [(r["period"], r["value"]) for r in rows if r["metric"] == name]
+        assert [p for p, _ in series][-1] == "2025-12"
+        # The tile shows the latest period with a value, and names that period when it is not the last.
+        period, value = [(p, v) for p, v in series if v is not None][-1]
+        heading, big = tiles[name]
+        assert big == fmt(value, load_all()[name].unit), name
+        assert heading == (label if period == "2025-12" else f"{label} ({period})"), name
+    # MRR read independently: the sum of the accounts' MRR on the period's last day.
+    accounts = shared_client.get("/api/v1/accounts", params={"as_of": "2025-12-31"}).json()
+    unit = load_all()["mrr"].unit
+    assert tiles["mrr"][1] == fmt(sum(a["mrr"] for a in accounts), unit) != fmt(0, unit)
+
+
+def test_overview_health_mix_counts_the_paying_accounts_by_colour(shared_client: TestClient) -> None:
+    html = shared_client.get("/", params={"period": "month", "start": "2025-01-01", "end": "2026-01-01"}).text
+    accounts = shared_client.get("/api/v1/accounts", params={"as_of": "2025-12-31"}).json()
+    paying = [a for a in accounts if a["mrr"] > 0]
+    counts = {c: sum(a["health_color"] == c for a in paying) for c in ("green", "yellow", "red")}
+    assert sum(counts.values()) == len(paying) > 0
+    assert f'{counts["green"]} green · {counts["yellow"]} yellow · {counts["red"]} red' in html
 
 
 def test_customers_sort_and_filter(shared_client: TestClient) -> None:
