@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import socket
@@ -16,6 +17,7 @@ from typer.testing import CliRunner
 
 from csmetrics import surveys
 from csmetrics.cli.main import app as cli
+from tests.conftest import FROZEN_NOW
 
 runner = CliRunner()
 
@@ -42,7 +44,8 @@ def test_survey_link_prints_a_signed_expiring_url(workspace: Path) -> None:
     assert url.startswith("https://cs.example.com/survey/")
     link = surveys.verify_link_token(surveys.load_key(workspace), url.rsplit("/", 1)[1])
     assert (link.account_id, link.survey, link.ticket_id) == ("A0001", "csat", "T00010")
-    assert 2.9 * 86400 < link.expires - time.time() <= 3 * 86400
+    # Made at the suite's pinned time (CSMETRICS_NOW), valid for exactly 3 days.
+    assert link.expires == int((FROZEN_NOW + dt.timedelta(days=3)).timestamp())
     assert oct(surveys.key_path(workspace).stat().st_mode & 0o777) == "0o600"
 
 
@@ -95,7 +98,9 @@ def test_serve_with_data_ingests_into_a_temporary_workspace_and_prints_a_token(c
                 break
             except httpx.ConnectError:
                 time.sleep(0.1)
-        assert r.status_code == 200 and r.json()[0]["metric"] == "mrr"
+        # The server process inherits the pinned clock: "the last period" is the pinned day's month.
+        assert r.status_code == 200
+        assert [(row["metric"], row["period"]) for row in r.json()] == [("mrr", FROZEN_NOW.strftime("%Y-%m"))]
         assert httpx.get(f"{base}/api/v1/metrics").status_code == 401
         assert not list(company_dir.glob("*.duckdb")), "the data directory is left untouched"
     finally:
