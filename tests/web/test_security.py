@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from markupsafe import escape
 
-from csmetrics import surveys
+from csmetrics import clock, surveys
 from csmetrics.web import auth
 from csmetrics.web.store import Store
 
@@ -182,13 +182,13 @@ def test_forged_tampered_expired_and_replayed_links_are_refused_and_record_nothi
     key = store.survey_key
     good, _ = surveys.make_link_token(key, "A0001", "nps")
     other_key_token, _ = surveys.make_link_token(b"k" * 32, "A0001", "nps")
-    expired, _ = surveys.make_link_token(key, "A0001", "nps", now=dt.datetime.now(dt.UTC) - dt.timedelta(days=30))
+    expired, _ = surveys.make_link_token(key, "A0001", "nps", now=clock.now() - dt.timedelta(days=30))
     cases = {
         "forged with another key": (other_key_token, 403),
         "garbage": ("not-a-token", 403),
         "signature removed": (good.split(".")[0] + ".", 403),
         "tampered account": (_tamper(good, a="A0002"), 403),
-        "tampered expiry": (_tamper(expired, e=int(dt.datetime.now(dt.UTC).timestamp()) + 9999), 403),
+        "tampered expiry": (_tamper(expired, e=int(clock.now().timestamp()) + 9999), 403),
         "tampered survey": (_tamper(good, s="csat"), 403),
         "expired": (expired, 410),
     }
