@@ -24,7 +24,10 @@ The cache is a SQLite file next to the workspace (``workspace.cache.sqlite``
 for ``workspace.duckdb``); deleting it is always safe. It is used only for
 DuckDB workspaces that have a digest whose row counts match the tables (a
 workspace changed by other means than csmetrics is computed afresh). Entries
-unused for CACHE_DAYS days are dropped.
+unused for CACHE_DAYS days are dropped. The cache never fails a run: when
+SQLite fails (a file that is not a database, damaged, locked or not writable)
+every period is computed afresh with a note (:func:`csmetrics.compute.compute_dataset`),
+and an entry whose stored JSON is damaged is recomputed and rewritten.
 """
 
 from __future__ import annotations
@@ -144,8 +147,8 @@ class ResultCache:
             for key, metric, rows in con.execute(
                 f"SELECT key, metric, rows FROM results WHERE key IN ({marks})", keys
             ):
-                if metric in wanted:
-                    out[(key, metric)] = json.loads(rows)
+                if metric in wanted and (cells := _cells(rows)) is not None:
+                    out[(key, metric)] = cells
             if out:
                 con.executemany("UPDATE results SET used = ? WHERE key = ? AND metric = ?",
                                 [(clock.now().timestamp(), k, m) for k, m in out])
@@ -196,6 +199,24 @@ class ResultCache:
         ]
         df = pd.DataFrame.from_records(records, columns=["metric", "period", "group", "value"])
         return df, computed
+
+
+def _cells(text: object) -> list[list[object]] | None:
+    """A stored entry's [[group, value], ...], or None when it is not one (read as a miss, then rewritten).
+
+    SQLite checks its pages, not the JSON in them: a file damaged inside a value
+    must cost a recomputation, not the run.
+    """
+    try:
+        cells = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+    ok = isinstance(cells, list) and all(
+        isinstance(c, list) and len(c) == 2 and (c[0] is None or isinstance(c[0], str))
+        and (c[1] is None or (isinstance(c[1], int | float) and not isinstance(c[1], bool)))
+        for c in cells
+    )
+    return cells if ok else None
 
 
 def _num(v: object) -> float | None:

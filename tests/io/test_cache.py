@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import sqlite3
 from pathlib import Path
 
 import duckdb
@@ -15,6 +16,7 @@ from csmetrics.compute import Result, compute_dataset
 from csmetrics.demo.generator import generate
 from csmetrics.io import ingest, open_workspace
 from csmetrics.io.digest import DIGEST, add_row, write_digest
+from tests.metrics.helpers import sub, write_dir
 
 START, END = "2025-01-01", "2025-09-01"  # 8 months
 HEALTH = "mrr,customer_churn_rate,health_score_avg"
@@ -216,3 +218,154 @@ def test_adding_one_row_updates_the_digest_as_a_full_rewrite_would(workspace: Pa
         assert ("survey_responses", dt.date(2027, 1, 1), 1) in [r[:3] for r in incremental]
     finally:
         con.close()
+
+
+# -- settings ----------------------------------------------------------------
+# Two accounts, January to March 2025:
+#   A pays 100 a month from 1 January; B pays 300 from 1 January to 1 March (churned in March).
+#   Jan: m0 0/0, m1 100/300 -> arpa 200, no customer at the start: churn null.
+#   Feb: m0 100/300, m1 100/300 -> arpa 200, churn 0 / 2 = 0.
+#   Mar: m0 100/300, m1 100/0 -> arpa 100, churn 1 / 2 = 0.5, lifetime 1 / 0.5 = 2 months.
+# CSAT answers in January: 3, 4, 5, 5.
+TINY_SUBS = [sub("s-a", "A", "2025-01-01", amount=100), sub("s-b", "B", "2025-01-01", "2025-03-01", amount=300)]
+TINY_CSAT = [{"response_id": f"r{i}", "account_id": a, "survey": "csat", "score": s,
+              "responded_at": "2025-01-20 10:00:00"}
+             for i, (a, s) in enumerate([("A", 3), ("A", 4), ("B", 5), ("B", 5)])]
+TINY_ACCOUNTS = [{"account_id": "A"}, {"account_id": "B"}]
+SETTINGS_METRICS = "mrr,clv,csat"
+
+
+def tiny_values(ws: Path, cache: bool = True) -> tuple[dict[tuple[str, str], float | None], int | None]:
+    ds = open_workspace(ws)
+    try:
+        got = compute_dataset(ds, SETTINGS_METRICS, "month", "2025-01-01", "2025-04-01", cache=cache)
+    finally:
+        ds.backend.disconnect()
+    values = {(r.metric, r.period): None if pd.isna(r.value) else r.value for r in got.rows.itertuples()}
+    return values, got.computed
+
+
+def set_settings(root: Path, ws: Path, toml: str) -> None:
+    """Ingest a directory holding only the accounts (unchanged) and ``toml``: the workspace takes its settings."""
+    ingest(write_dir(root, toml=toml, accounts=TINY_ACCOUNTS), ws)
+
+
+def test_changed_settings_recompute_the_values_they_enter(tmp_path: Path) -> None:
+    ws = tmp_path / "ws" / "workspace.duckdb"
+    ingest(write_dir(tmp_path / "data", accounts=TINY_ACCOUNTS, subscriptions=TINY_SUBS,
+                     survey_responses=TINY_CSAT), ws)
+    defaults = {
+        ("mrr", "2025-01"): 400, ("mrr", "2025-02"): 400, ("mrr", "2025-03"): 100,
+        # clv = arpa x gross_margin 1 x months / churn: null without churn, 100 x 1 x 2 = 200 in March
+        ("clv", "2025-01"): None, ("clv", "2025-02"): None, ("clv", "2025-03"): 200,
+        # csat = 100 x answers >= 4 / answers = 100 x 3 / 4
+        ("csat", "2025-01"): 75, ("csat", "2025-02"): None, ("csat", "2025-03"): None,
+    }
+    assert tiny_values(ws) == (defaults, 3)
+    assert tiny_values(ws) == (defaults, 0)  # the next run reads the cache
+
+    set_settings(tmp_path / "margin", ws, "gross_margin = 0.5\n")
+    margin = {**defaults, ("clv", "2025-03"): 100}  # 100 x 0.5 x 2
+    assert tiny_values(ws) == (margin, 3)
+
+    set_settings(tmp_path / "lifespan", ws, "gross_margin = 0.5\nlifespan_months = 10\n")
+    # clv = arpa x 0.5 x 10 in every month: 200 x 5, 200 x 5, 100 x 5
+    lifespan = {**margin, ("clv", "2025-01"): 1000, ("clv", "2025-02"): 1000, ("clv", "2025-03"): 500}
+    assert tiny_values(ws) == (lifespan, 3)
+
+    set_settings(tmp_path / "csat", ws, "gross_margin = 0.5\nlifespan_months = 10\ncsat_positive_min = 5\n")
+    strict = {**lifespan, ("csat", "2025-01"): 50}  # 100 x 2 / 4: only the two 5s are positive
+    assert tiny_values(ws) == (strict, 3)
+    assert tiny_values(ws, cache=False)[0] == strict
+
+    # Back to the defaults: the first run's entries are still stored under their own key.
+    set_settings(tmp_path / "back", ws, "")
+    assert tiny_values(ws) == (defaults, 0)
+
+
+# -- when SQLite fails -------------------------------------------------------
+FALLBACK_METRICS = "mrr,tickets,csat"
+
+
+def run_cli(ws: Path, *extra: str) -> tuple[int, str, str]:
+    from typer.testing import CliRunner
+
+    from csmetrics.cli.main import app
+
+    res = CliRunner().invoke(app, ["metrics", "--workspace", str(ws), "--start", START, "--end", END,
+                                   "--format", "json", "--metrics", FALLBACK_METRICS, *extra])
+    return res.exit_code, res.stdout, res.stderr
+
+
+def assert_falls_back(ws: Path, reason: str) -> None:
+    """The CLI computes every period afresh, prints what --no-cache prints, and says why in a note."""
+    code, out, err = run_cli(ws)
+    assert code == 0, err
+    fresh_code, fresh, _ = run_cli(ws, "--no-cache")
+    assert fresh_code == 0
+    assert out == fresh
+    # Rich wraps the note at the terminal width, even inside the path: compare without whitespace.
+    note = f"note: result cache {cache_path(ws)} not used: {reason}"
+    assert "".join(note.split()) in "".join(err.split()), err
+    assert "periods read from the result cache" not in err
+    got = run(ws, metrics=FALLBACK_METRICS)
+    assert got.computed is None
+    assert_same(got, ws, metrics=FALLBACK_METRICS)
+
+
+def test_a_cache_file_that_is_not_a_database_is_ignored_with_a_note(workspace: Path) -> None:
+    cache_path(workspace).write_bytes(b"not a database\n" * 100)
+    assert_falls_back(workspace, "file is not a database")
+
+
+def test_a_truncated_cache_file_is_ignored_with_a_note(workspace: Path) -> None:
+    run(workspace, metrics=FALLBACK_METRICS)
+    path = cache_path(workspace)
+    data = path.read_bytes()
+    assert len(data) > 4096
+    path.write_bytes(data[:100] + b"\xff" * (len(data) - 100))  # the header survives, the pages do not
+    assert_falls_back(workspace, "database disk image is malformed")
+
+
+def test_a_cache_path_that_cannot_be_opened_is_ignored_with_a_note(workspace: Path) -> None:
+    cache_path(workspace).mkdir()  # e.g. a directory in the way; read-only files behave alike (not as root)
+    assert_falls_back(workspace, "unable to open database file")
+
+
+def test_a_locked_cache_is_ignored_with_a_note(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run(workspace, metrics=FALLBACK_METRICS)
+    holder = sqlite3.connect(cache_path(workspace))
+    holder.execute("BEGIN EXCLUSIVE")  # another process writing for longer than the cache waits
+    connect = sqlite3.connect
+    # The cache waits 30 s for a lock; the test needs only to see the wait end.
+    monkeypatch.setattr(sqlite3, "connect", lambda path, timeout: connect(path, timeout=0.1))
+    try:
+        assert_falls_back(workspace, "database is locked")
+    finally:
+        holder.rollback()
+        holder.close()
+
+
+def test_a_cache_that_cannot_be_written_is_ignored_with_a_note(workspace: Path) -> None:
+    """A full disk or a read-only file: reading works, storing the new results fails."""
+    con = sqlite3.connect(cache_path(workspace))
+    con.executescript(
+        "CREATE TABLE results (key TEXT NOT NULL, metric TEXT NOT NULL, rows TEXT NOT NULL, used REAL NOT NULL, "
+        "PRIMARY KEY (key, metric));"
+        "CREATE TRIGGER full BEFORE INSERT ON results BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;"
+    )
+    con.close()
+    assert_falls_back(workspace, "database or disk is full")
+
+
+def test_a_garbled_cache_entry_is_recomputed(workspace: Path) -> None:
+    first = run(workspace, metrics=FALLBACK_METRICS)
+    con = sqlite3.connect(cache_path(workspace))
+    with con:
+        con.execute("UPDATE results SET rows = '[[null, 1' WHERE rowid = (SELECT min(rowid) FROM results)")
+        con.execute("UPDATE results SET rows = '{\"a\": 1}' WHERE rowid = (SELECT max(rowid) FROM results)")
+    con.close()
+    again = run(workspace, metrics=FALLBACK_METRICS)
+    assert again.computed is not None and again.computed >= 1
+    pd.testing.assert_frame_equal(again.rows, first.rows, check_exact=True)
+    assert run(workspace, metrics=FALLBACK_METRICS).computed == 0  # the entries were rewritten
