@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,16 +48,19 @@ def test_any_generated_company_passes_validation(seed: int, accounts: int, month
 
 
 # -- corruption ------------------------------------------------------------
-_COMPANY: dict[int, Path] = {}
+@pytest.fixture(scope="module")
+def company() -> Iterator[Callable[[int], Path]]:
+    """seed -> a generated company, made once per seed and copied by each example; removed after the module."""
+    made: dict[int, Path] = {}
+    with tempfile.TemporaryDirectory(prefix="csm-demo-") as tmp:
 
+        def get(seed: int) -> Path:
+            if seed not in made:
+                made[seed] = root = Path(tmp) / str(seed)
+                generate(root, accounts=40, seed=seed, end=dt.date(2025, 7, 1), events_per_account=5)
+            return made[seed]
 
-def company(seed: int) -> Path:
-    """A generated company per seed, made once and copied by each example."""
-    if seed not in _COMPANY:
-        root = Path(tempfile.mkdtemp(prefix="csm-demo-"))
-        generate(root, accounts=40, seed=seed, end=dt.date(2025, 7, 1), events_per_account=5)
-        _COMPANY[seed] = root
-    return _COMPANY[seed]
+        yield get
 
 
 def read(path: Path) -> tuple[list[str], list[list[str]]]:
@@ -116,7 +120,8 @@ def corruptions(table: str, header: list[str], row: list[str], prev: list[str] |
 @settings(max_examples=15, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 3), data=st.data())
-def test_one_corrupted_cell_is_reported_with_file_row_and_column(seed: int, data: st.DataObject) -> None:
+def test_one_corrupted_cell_is_reported_with_file_row_and_column(company: Callable[[int], Path], seed: int,
+                                                                 data: st.DataObject) -> None:
     src = company(seed)
     names = [n for n in TABLES if len(read(src / f"{n}.csv")[1]) >= 2]
     table = data.draw(st.sampled_from(names), label="table")

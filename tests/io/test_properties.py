@@ -48,7 +48,7 @@ INJECTIONS = [
 @SETTINGS
 @given(st.lists(st.sampled_from(INJECTIONS), min_size=1, max_size=4, unique_by=lambda i: (i[0], i[1], i[2])))
 def test_injected_defects_are_reported_at_their_cells(injections: list[tuple[str, int, str, str]]) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(prefix="csm-io-prop-") as tmp:
         data = copy_valid(Path(tmp) / "data")
         for file, row, column, value in injections:
             set_cell(data, file, row, column, value)
@@ -66,13 +66,17 @@ def test_rows_stay_exact_whatever_the_text_holds(texts: list[str], data: st.Data
     bad = data.draw(st.integers(0, len(texts) - 1))
     rows = [["response_id", "account_id", "survey", "score", "responded_at", "comment"]]
     rows += [[f"R{i}", "A1", "nps", "11" if i == bad else "7", "2025-01-01", t] for i, t in enumerate(texts)]
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(prefix="csm-io-prop-") as tmp:
         others = ("subscriptions", "charges", "tickets", "usage_events", "renewals", "costs", "fx_rates")
         root = copy_valid(Path(tmp) / "data", *others)
         write_rows(root / "survey_responses.csv", rows, end=data.draw(st.sampled_from(["\n", "\r\n"])))
         [d] = defects(root)
         assert (d.file, d.row, d.column) == ("survey_responses.csv", bad + 2, "score")
         set_cell(root, "survey_responses.csv", bad + 2, "score", "7")
-        loaded = load_data_dir(root).table("survey_responses").execute()
+        ds = load_data_dir(root)
+        try:
+            loaded = ds.table("survey_responses").execute()
+        finally:
+            ds.backend.disconnect()  # its spill directory goes now, not whenever the dataset is collected
     assert loaded.response_id.tolist() == [f"R{i}" for i in range(len(texts))]
     assert [c if isinstance(c, str) else "" for c in loaded.comment] == [t.strip(TRIMMED) for t in texts]

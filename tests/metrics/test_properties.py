@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -61,22 +63,28 @@ def responses(draw: Any) -> list[dict[str, Any]]:
     return out
 
 
-def company(subs: list[dict[str, Any]], resp: list[dict[str, Any]] | None = None) -> Path:
-    root = Path(tempfile.mkdtemp(prefix="csm-prop-"))
+@contextmanager
+def company(subs: list[dict[str, Any]], resp: list[dict[str, Any]] | None = None) -> Iterator[Path]:
+    """A data directory for one example, removed when the example ends (Hypothesis runs many)."""
     accounts = [{"account_id": f"a{i}", "segment": ["smb", "ent", ""][i % 3]} for i in range(9)]
     tables: dict[str, Any] = {"accounts": accounts, "subscriptions": subs,
                               "fx_rates": [{"currency": "EUR", "date": "2024-01-01", "rate": 1.0837}]}
     if resp:
         tables["survey_responses"] = resp
-    return write_dir(root, **tables)
+    with tempfile.TemporaryDirectory(prefix="csm-prop-") as tmp:
+        yield write_dir(Path(tmp), **tables)
 
 
 @SETTINGS
 @given(subscriptions())
 def test_mrr_bridge_identity_holds_exactly(subs: list[dict[str, Any]]) -> None:
-    ds = load_data_dir(company(subs))
-    ps = periods_between(dt.date(2024, 10, 1), dt.date(2025, 12, 1), "month")
-    agg = ds.backend.execute(revenue_agg(PeriodContext(ds, ps, "month")).order_by("idx"))
+    with company(subs) as d:
+        ds = load_data_dir(d)
+        try:
+            ps = periods_between(dt.date(2024, 10, 1), dt.date(2025, 12, 1), "month")
+            agg = ds.backend.execute(revenue_agg(PeriodContext(ds, ps, "month")).order_by("idx"))
+        finally:
+            ds.backend.disconnect()
     prev = Decimal(0)
     for r in agg.itertuples():
         # the bridge, in the engine's decimal arithmetic: no rounding slack
@@ -90,8 +98,9 @@ def test_mrr_bridge_identity_holds_exactly(subs: list[dict[str, Any]]) -> None:
 @given(subscriptions(), responses())
 def test_rates_lie_in_their_ranges_and_groups_partition_totals(subs: list[dict[str, Any]],
                                                                  resp: list[dict[str, Any]]) -> None:
-    d = company(subs, resp)
-    df = csmetrics.compute(d, start="2024-11-01", end="2025-10-01")
+    with company(subs, resp) as d:
+        df = csmetrics.compute(d, start="2024-11-01", end="2025-10-01")
+        by = csmetrics.compute(d, start="2024-11-01", end="2025-10-01", by="segment")
     # customer_churn_rate is not bounded by 1: SPEC counts customers new and gone within
     # the period as churned but not in customers_start (its own test checks >= 0).
     assert (df[df.metric == "customer_churn_rate"].value.dropna() >= 0).all()
@@ -106,7 +115,6 @@ def test_rates_lie_in_their_ranges_and_groups_partition_totals(subs: list[dict[s
     mrr = df[df.metric == "mrr"].set_index("period").value
     start = df[df.metric == "starting_mrr"].set_index("period").value
     assert ((mrr - start - net).abs() <= 1e-9 * (1 + mrr.abs())).all()
-    by = csmetrics.compute(d, start="2024-11-01", end="2025-10-01", by="segment")
     additive = [m.name for m in csmetrics.registry.load_all().values() if m.additive]
     tot = df[df.metric.isin(additive)].set_index(["metric", "period"]).value
     parts = by[by.metric.isin(additive)].groupby(["metric", "period"]).value.sum()
@@ -116,10 +124,10 @@ def test_rates_lie_in_their_ranges_and_groups_partition_totals(subs: list[dict[s
 @SETTINGS
 @given(subscriptions(), responses())
 def test_month_results_aggregate_to_quarter_results(subs: list[dict[str, Any]], resp: list[dict[str, Any]]) -> None:
-    d = company(subs, resp)
     kw: dict[str, Any] = {"start": "2025-01-01", "end": "2025-07-01"}
-    m = csmetrics.compute(d, period="month", **kw).set_index(["metric", "period"]).value
-    q = csmetrics.compute(d, period="quarter", **kw).set_index(["metric", "period"]).value
+    with company(subs, resp) as d:
+        m = csmetrics.compute(d, period="month", **kw).set_index(["metric", "period"]).value
+        q = csmetrics.compute(d, period="quarter", **kw).set_index(["metric", "period"]).value
     quarters = (("2025-Q1", ["2025-01", "2025-02", "2025-03"]), ("2025-Q2", ["2025-04", "2025-05", "2025-06"]))
     for quarter, months in quarters:
         # flows add up over the months of a quarter
