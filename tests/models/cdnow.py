@@ -1,8 +1,9 @@
 """The CDNOW sample (Fader, Hardie and Lee 2005), read from the `lifetimes` package (dev extra).
 
-The data is not shipped with csmetrics (its licence is not stated); tests that
-need it are skipped when `lifetimes` is not installed. Only the data files are
-read: the package itself is never imported.
+The data is not shipped with csmetrics (its licence is not stated). Only the
+data files are read: the package itself is never imported (see pyproject.toml).
+`lifetimes` is a dev dependency like pytest and hypothesis, so a test that needs
+it fails when it is missing (a broken dev environment), rather than skipping.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ import importlib.util
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 
 def datasets_dir() -> Path:
     spec = importlib.util.find_spec("lifetimes")
     if spec is None or not spec.submodule_search_locations:
-        pytest.skip("the CDNOW data comes from the `lifetimes` package (pip install -e '.[dev]')")
+        msg = "the CDNOW data comes from the `lifetimes` package, a dev dependency: pip install -e '.[dev]'"
+        raise ModuleNotFoundError(msg, name="lifetimes")
     return Path(next(iter(spec.submodule_search_locations))) / "datasets"
 
 

@@ -8,10 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from csmetrics import demo
 from csmetrics.io import load_data_dir
 from csmetrics.models.feedback import analyze_feedback
-
-demo = pytest.importorskip("csmetrics.demo")
 
 
 @pytest.fixture(scope="module")
