@@ -85,6 +85,8 @@ class ResultCache:
     digests: pd.DataFrame
     """table_name, month (date or None), n, h (text of a 128-bit integer)."""
     settings: str
+    store_error: str | None = None
+    """Why the last computed results could not be written (they were still returned), or None."""
 
     @classmethod
     def open(cls, ds: Dataset) -> ResultCache | None:
@@ -187,7 +189,10 @@ class ResultCache:
                     fresh[(keys[(str(metric), str(label))], str(metric))] = [
                         [g, _num(v)] for g, v in zip(part["group"], part["value"], strict=True)
                     ]
-            self.store(fresh)
+            try:
+                self.store(fresh)
+            except sqlite3.Error as exc:  # the rows are computed: keep them, say the cache was not written
+                self.store_error = str(exc)
             found.update(fresh)
             computed = sum(len(r) for r in runs)
         else:

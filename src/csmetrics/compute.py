@@ -214,6 +214,8 @@ def compute_dataset(
         try:
             df, computed = store.compute(chosen, ps, period, ds.config.week_start, by,
                                          lambda ms, run: compute_rows(ds, ms, run, period, by))
+            if store.store_error:
+                notes.append(f"result cache {store.path} not written: {store.store_error}")
             return Result(df, notes, ps, computed)
         except sqlite3.Error as exc:
             notes.append(f"result cache {store.path} not used: {exc}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import importlib
 import sqlite3
 from pathlib import Path
 
@@ -355,7 +356,38 @@ def test_a_cache_that_cannot_be_written_is_ignored_with_a_note(workspace: Path) 
         "CREATE TRIGGER full BEFORE INSERT ON results BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;"
     )
     con.close()
-    assert_falls_back(workspace, "database or disk is full")
+    code, out, err = run_cli(workspace)
+    assert code == 0, err
+    assert out == run_cli(workspace, "--no-cache")[1]
+    note = f"note: result cache {cache_path(workspace)} not written: database or disk is full"
+    assert "".join(note.split()) in "".join(err.split()), err
+
+
+def test_results_that_cannot_be_stored_are_computed_once(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    compute_module = importlib.import_module("csmetrics.compute")  # the package exports a function of that name
+
+    con = sqlite3.connect(cache_path(workspace))
+    con.executescript(
+        "CREATE TABLE results (key TEXT NOT NULL, metric TEXT NOT NULL, rows TEXT NOT NULL, used REAL NOT NULL, "
+        "PRIMARY KEY (key, metric));"
+        "CREATE TRIGGER full BEFORE INSERT ON results BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;"
+    )
+    con.close()
+    calls: list[int] = []
+    real = compute_module.compute_rows
+
+    def counting(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(compute_module, "compute_rows", counting)
+    got = run(workspace, metrics=FALLBACK_METRICS)
+    # One contiguous run of missing periods is one computation; a failed store does not redo it.
+    assert len(calls) == 1
+    assert got.computed == len(got.periods)
+    assert any("not written: database or disk is full" in n for n in got.notes)
+    monkeypatch.undo()
+    assert_same(got, workspace, metrics=FALLBACK_METRICS)
 
 
 def test_a_garbled_cache_entry_is_recomputed(workspace: Path) -> None:
