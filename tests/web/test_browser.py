@@ -81,6 +81,9 @@ def browser() -> Iterator[Any]:
 def page(browser: Any, server: dict[str, Any]) -> Iterator[Any]:
     """A signed-in page that fails the test on any JavaScript error or dialog (an executed payload)."""
     ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    # A page's first load computes its metrics: allow for a loaded 2-core CI machine.
+    ctx.set_default_timeout(90_000)
+    ctx.set_default_navigation_timeout(90_000)
     pg = ctx.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
