@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from csmetrics.cli import analytics, data, health, metrics, web
+from csmetrics.cli import analytics, data, health, metrics, sources, web
 
 app = typer.Typer(
     name="csmetrics",
@@ -14,7 +14,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (data, metrics, health, analytics, web):
+for module in (data, metrics, health, analytics, web, sources):
     module.register(app)
 
 

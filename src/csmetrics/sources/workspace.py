@@ -377,5 +377,5 @@ def now_iso() -> str:
     return clock.now().isoformat(timespec="seconds")
 
 
-__all__ = ["STATE", "Landing", "RawObject", "build_raw_all", "commit", "contract_changes", "matched_accounts", "now_iso",
-           "open_landing", "raw_changes", "raw_table", "read_state", "stage"]
+__all__ = ["STATE", "Landing", "RawObject", "build_raw_all", "commit", "contract_changes", "matched_accounts",
+           "now_iso", "open_landing", "raw_changes", "raw_table", "read_state", "stage"]

@@ -225,9 +225,10 @@ def invoice(iid: str, cus: str, sub: str | None, status: str, created: int, line
         "hosted_invoice_url": None, "lines": _list(lines, f"/v1/invoices/{iid}/lines"), "livemode": False,
         "metadata": {}, "number": None if status == "draft" else iid[3:].upper(), "period_end": created,
         "period_start": created, "status": status,
-        "status_transitions": {"finalized_at": None if status == "draft" else created, "marked_uncollectible_at":
-                               created if status == "uncollectible" else None,
-                               "paid_at": created if paid else None, "voided_at": created if status == "void" else None},
+        "status_transitions": {"finalized_at": None if status == "draft" else created,
+                               "marked_uncollectible_at": created if status == "uncollectible" else None,
+                               "paid_at": created if paid else None,
+                               "voided_at": created if status == "void" else None},
         "subtotal": subtotal, "total": subtotal, "webhooks_delivered_at": created,
     }
     if shape == "new":

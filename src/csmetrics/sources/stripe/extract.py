@@ -27,6 +27,7 @@ printed, logged, stored or put in an error message.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -54,6 +55,7 @@ EVENT_OBJECTS = {"invoice": "invoices", "charge": "charges", "refund": "refunds"
 EVENT_TYPES = ["invoice.*", "charge.*", "charge.refund.updated", "refund.*", "credit_note.*"]
 
 Progress = Callable[[str, int, bool], None]
+Lister = Callable[..., Any]
 """``progress(object_type, objects so far, finished)``."""
 
 _SECRET = re.compile(r"\b(sk|rk|pk)_(test|live)_[A-Za-z0-9*]+")
@@ -118,7 +120,7 @@ class _Fetcher:
             why += ": " + _scrub(str(message), self.opts.api_key)
         return SourceError(f"stripe sync failed while {what}: {why}; the workspace was not changed")
 
-    def pages(self, what: str, fetch: Callable[[dict[str, Any]], Any], params: dict[str, Any]) -> Iterator[dict]:
+    def pages(self, what: str, fetch: Lister, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """Every object of a list endpoint, retried page by page (module docstring)."""
         last: str | None = None
         failures = 0
@@ -130,7 +132,7 @@ class _Fetcher:
                 self.requests += 1
                 for obj in fetch(p).auto_paging_iter():
                     failures = 0
-                    d = obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+                    d = obj.to_dict(for_json=True) if hasattr(obj, "to_dict") else dict(obj)
                     last = str(d["id"])
                     yield d
                 return
@@ -171,7 +173,7 @@ def extract(opts: SyncOptions, cursors: dict[str, str]) -> Extracted:
     event_cursor = int(cursors["events"]) if "events" in cursors else None
     stale = event_cursor is None or clock.now() - dt.datetime.fromtimestamp(event_cursor, dt.UTC) > EVENT_WINDOW
     relist_all = opts.full or stale
-    listers: dict[str, tuple[Callable[[dict[str, Any]], Any], dict[str, Any]]] = {
+    listers: dict[str, tuple[Lister, dict[str, Any]]] = {
         "customers": (v1.customers.list, {}),
         "products": (v1.products.list, {}),
         "prices": (v1.prices.list, {}),
@@ -211,12 +213,12 @@ def extract(opts: SyncOptions, cursors: dict[str, str]) -> Extracted:
         for ev in f.pages("listing events", v1.events.list, {"created": {"gt": event_cursor}, "types": EVENT_TYPES}):
             newest_event = max(newest_event, int(ev.get("created") or 0))
             obj = (ev.get("data") or {}).get("object") or {}
-            kind = EVENT_OBJECTS.get(str(obj.get("object")))
-            if kind is None or "deleted" in obj:
+            ev_kind = EVENT_OBJECTS.get(str(obj.get("object")))
+            if ev_kind is None or "deleted" in obj:
                 continue
-            raw = _land(kind, obj, f"reading event {ev.get('id')}")
+            raw = _land(ev_kind, obj, f"reading event {ev.get('id')}")
             out.append(raw)
-            if kind == "invoices" and obj["lines"].get("has_more"):
+            if ev_kind == "invoices" and obj["lines"].get("has_more"):
                 truncated.append(raw.id)
             n += 1
             _report(opts, "events", n, False)
@@ -228,7 +230,8 @@ def extract(opts: SyncOptions, cursors: dict[str, str]) -> Extracted:
     _report(opts, "invoice_lines", 0, False)
     for invoice in dict.fromkeys(truncated):
         what = f"listing the lines of invoice {invoice}"
-        for line in f.pages(what, lambda p, inv=invoice: v1.invoices.line_items.list(inv, p), {}):
+        lister: Lister = functools.partial(v1.invoices.line_items.list, invoice)
+        for line in f.pages(what, lister, {}):
             out.append(_land("invoice_lines", dict(line, invoice=invoice), what, parent=invoice))
             n += 1
             _report(opts, "invoice_lines", n, False)

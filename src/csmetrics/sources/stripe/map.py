@@ -131,14 +131,16 @@ def _day(epoch_sql: str) -> str:
 def divisor_sql(currency_sql: str) -> str:
     zero = ", ".join(lit(c) for c in sorted(ZERO_DECIMAL))
     three = ", ".join(lit(c) for c in sorted(THREE_DECIMAL))
-    return f"(CASE WHEN {currency_sql} IN ({zero}) THEN 1.0 WHEN {currency_sql} IN ({three}) THEN 1000.0 ELSE 100.0 END)"
+    return (f"(CASE WHEN {currency_sql} IN ({zero}) THEN 1.0 WHEN {currency_sql} IN ({three}) THEN 1000.0 "
+            "ELSE 100.0 END)")
 
 
 def _net(col: str) -> str:
     """Rule M2 on a line (or credit note line) held in JSON column ``col``, in minor units."""
     discounts = f"coalesce(list_sum(CAST(json_extract({col}, '$.discount_amounts[*].amount') AS BIGINT[])), 0)"
     inclusive_new = (f"coalesce(list_sum([CAST(json_extract_string(t, '$.amount') AS BIGINT) FOR t IN "
-                     f"json_extract({col}, '$.taxes[*]') IF json_extract_string(t, '$.tax_behavior') = 'inclusive']), 0)")
+                     f"json_extract({col}, '$.taxes[*]') "
+                     "IF json_extract_string(t, '$.tax_behavior') = 'inclusive']), 0)")
     inclusive_old = (f"coalesce(list_sum([CAST(json_extract_string(t, '$.amount') AS BIGINT) FOR t IN "
                      f"json_extract({col}, '$.tax_amounts[*]') IF json_extract_string(t, '$.inclusive') = 'true']), 0)")
     return (f"coalesce({_i('$.amount_excluding_tax', col)}, "
@@ -222,7 +224,8 @@ def _lines(con: duckdb.DuckDBPyConnection, raw: str) -> None:
         ), paged AS (
             SELECT parent AS invoice_id, CAST(body AS JSON) AS line, 1 AS src FROM {raw} WHERE type = 'invoice_lines'
         ), both_ AS (
-            SELECT *, json_extract_string(line, '$.id') AS line_id FROM (SELECT * FROM emb UNION ALL SELECT * FROM paged)
+            SELECT *, json_extract_string(line, '$.id') AS line_id
+            FROM (SELECT * FROM emb UNION ALL SELECT * FROM paged)
         )
         SELECT invoice_id, line_id, line FROM (
             SELECT *, row_number() OVER (PARTITION BY invoice_id, line_id ORDER BY src) AS rk FROM both_

@@ -33,11 +33,11 @@ OBJECT_TYPES: dict[str, str] = {
 ``/v1/invoices/{id}/lines`` when an invoice's embedded list was truncated (each with ``invoice``)."""
 
 ZERO_DECIMAL = frozenset(
-    "BIF CLP DJF GNF JPY KMF KRW MGA PYG RWF UGX VND VUV XAF XOF XPF".split()
+    ["BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"]
 )
 """Stripe's zero-decimal currencies: amounts are whole units (docs.stripe.com/currencies#zero-decimal)."""
 
-THREE_DECIMAL = frozenset("BHD JOD KWD OMR TND".split())
+THREE_DECIMAL = frozenset(["BHD", "JOD", "KWD", "OMR", "TND"])
 """Stripe's three-decimal currencies: amounts are thousandths."""
 
 MAX_DEFECTS = 50
@@ -201,7 +201,7 @@ def to_raw(kind: str, obj: dict[str, Any], parent: str = "") -> RawObject:
     if kind == "invoice_lines":
         parent = parent or str(obj["invoice"])
     created = obj.get("created")
-    return RawObject(kind, str(obj["id"]), parent, created if _int(created) else 0, canonical(obj))
+    return RawObject(kind, str(obj["id"]), parent, created if isinstance(created, int) else 0, canonical(obj))
 
 
 # -- import: reading a directory ---------------------------------------------
@@ -212,21 +212,28 @@ def _records(path: Path) -> Iterator[tuple[int, str, Any]]:
     line is not a JSON value is read whole as one list object.
     """
     with path.open(encoding="utf-8") as f:
-        first = ""
-        for first in f:
+        first, first_no = "", 0
+        for line in f:
+            first_no += 1
+            first = line
             if first.strip():
                 break
+        line_error: json.JSONDecodeError | None = None
         try:
             json.loads(first)
             whole = False
-        except json.JSONDecodeError:
-            whole = True
+        except json.JSONDecodeError as exc:
+            whole, line_error = True, exc
     if whole:
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise DataError([ObjectDefect(path.name, exc.lineno, None, None,
-                                          f"is not valid JSON: {exc.msg} at column {exc.colno} (expected one "
+        except json.JSONDecodeError as whole_error:
+            lineno, msg, col = whole_error.lineno, whole_error.msg, whole_error.colno
+            if first.strip() not in ("{", "[") and line_error is not None:
+                # Not a pretty-printed document: report it as the JSON line it is.
+                lineno, msg, col = first_no, line_error.msg, line_error.colno
+            raise DataError([ObjectDefect(path.name, lineno, None, None,
+                                          f"is not valid JSON: {msg} at column {col} (expected one "
                                           "object per line, or a Stripe list object)")]) from None
         if not (isinstance(doc, dict) and doc.get("object") == "list" and isinstance(doc.get("data"), list)):
             raise DataError([ObjectDefect(path.name, None, None, None, "is not a Stripe list object (expected "

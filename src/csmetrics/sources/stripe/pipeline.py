@@ -35,7 +35,8 @@ from csmetrics.sources.workspace import (
 
 SOURCE = "stripe"
 DEFAULT_KEY_ENV = "STRIPE_API_KEY"
-SETTINGS = {"api_key_env": str, "account_id": str, "api_base": str, "timeout": (int, float),
+SETTINGS: dict[str, type | tuple[type, ...]] = {
+    "api_key_env": str, "account_id": str, "api_base": str, "timeout": (int, float),
             "max_retries": int, "max_wait": (int, float)}
 """Keys of ``[sources.stripe]`` in csmetrics.toml, and their types."""
 
@@ -154,7 +155,8 @@ def import_dir(directory: str | Path, workspace: str | Path, settings: StripeSet
         land.close()
 
 
-def import_to_data_dir(directory: str | Path, out: str | Path, settings: StripeSettings | None = None) -> dict[str, int]:
+def import_to_data_dir(directory: str | Path, out: str | Path,
+                       settings: StripeSettings | None = None) -> dict[str, int]:
     """Map a directory of Stripe JSON files to contract CSV files in ``out`` (for ``csmetrics ingest``)."""
     settings = settings or StripeSettings()
     objects = read_dir(Path(directory))
