@@ -7,8 +7,10 @@ once: the nonce is recorded in ``_csmetrics_survey_links`` in the same
 transaction as the answer, whose primary key refuses a replay.
 
 The key lives next to the workspace in ``<workspace>.survey-key`` (mode 0600),
-not inside the DuckDB file, so ``csmetrics survey link`` can sign links while a
-server holds the workspace open.
+not inside the DuckDB file. Signing a link does not prove its account exists
+(it may be mistyped, or removed by a later ingest), so :func:`record_answer`
+checks the account in ``accounts`` inside the answer's transaction and refuses
+the link ("account") when it is not there.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import duckdb
 from csmetrics import clock
 from csmetrics.config import Config
 from csmetrics.io.digest import add_row
-from csmetrics.schema.errors import CsmetricsError
+from csmetrics.schema.errors import CsmetricsError, UsageError
 from csmetrics.schema.tables import SURVEYS
 
 USED_TABLE = "_csmetrics_survey_links"
@@ -41,7 +43,8 @@ MAX_COMMENT = 2000
 
 
 class LinkError(CsmetricsError):
-    """A survey link that cannot be answered; ``reason`` is forged, expired, used or invalid."""
+    """A survey link that cannot be answered; ``reason`` is forged, expired, used, account (its account is
+    not in the workspace) or invalid (a score off the scale)."""
 
     exit_code = 2
 
@@ -109,7 +112,8 @@ def make_link_token(
 ) -> tuple[str, SurveyLink]:
     """A signed token for the survey form's URL (``/survey/<token>``) and what it encodes."""
     if survey not in SURVEYS:
-        raise CsmetricsError(f"unknown survey {survey!r}: expected one of {', '.join(SURVEYS)}")
+        msg = f"unknown survey {survey!r}: expected one of {', '.join(SURVEYS)}"
+        raise UsageError(msg)
     now = now or clock.now()
     link = SurveyLink(account_id, survey, ticket_id, _b64(secrets.token_bytes(12)), int((now + ttl).timestamp()))
     body = {"a": link.account_id, "s": link.survey, "t": link.ticket_id, "n": link.nonce, "e": link.expires}
@@ -181,6 +185,25 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> bool:
     return True
 
 
+NO_ACCOUNT = "this survey link is no longer valid"
+"""What the respondent reads when the link's account is not in the workspace (no account ids are shown)."""
+
+
+def account_exists(con: duckdb.DuckDBPyConnection, account_id: str) -> bool:
+    """Whether ``accounts`` holds ``account_id`` (False when the workspace has no accounts table)."""
+    try:
+        row = con.execute("SELECT count(*) FROM accounts WHERE account_id = ?", [account_id]).fetchone()
+    except duckdb.CatalogException:
+        return False
+    return bool(row and row[0])
+
+
+def check_account(con: duckdb.DuckDBPyConnection, link: SurveyLink) -> None:
+    """Raise :class:`LinkError` ("account") when the link's account is not in ``accounts``."""
+    if not account_exists(con, link.account_id):
+        raise LinkError("account", NO_ACCOUNT)
+
+
 def link_used(con: duckdb.DuckDBPyConnection, link: SurveyLink) -> bool:
     row = con.execute(f"SELECT count(*) FROM {USED_TABLE} WHERE nonce = ?", [link.nonce]).fetchone()
     return bool(row and row[0])
@@ -195,13 +218,15 @@ def record_answer(
 ) -> str:
     """Insert one answer and mark the link used, in one committed transaction; returns response_id.
 
-    Raises :class:`LinkError` ("used") if the link was answered before; then nothing is written.
-    The caller serialises writers (one DuckDB writer per process).
+    Raises :class:`LinkError` ("account") if the link's account is not in ``accounts``, checked inside
+    the transaction so no answer is ever stored for an unknown account, and ("used") if the link was
+    answered before; then nothing is written. The caller serialises writers (one DuckDB writer per process).
     """
     now = now or clock.now()
     at = now.astimezone(dt.UTC).replace(tzinfo=None)
     con.execute("BEGIN TRANSACTION")
     try:
+        check_account(con, link)
         try:
             con.execute(f"INSERT INTO {USED_TABLE} VALUES (?, ?, ?)", [link.nonce, link.response_id, at])
         except duckdb.ConstraintException:
@@ -221,7 +246,10 @@ def record_answer(
 
 __all__ = [
     "LinkError",
+    "NO_ACCOUNT",
     "SurveyLink",
+    "account_exists",
+    "check_account",
     "check_score",
     "clean_comment",
     "ensure_tables",

@@ -30,8 +30,10 @@ def _snapshot(con: duckdb.DuckDBPyConnection) -> tuple[list[tuple[object, ...]],
 
 @pytest.fixture
 def con() -> duckdb.DuckDBPyConnection:
-    """A workspace-shaped database: answers, used links and a digest holding one earlier answer's month."""
+    """A workspace-shaped database: accounts A1 and A2, answers, used links and a digest holding one earlier
+    answer's month."""
     c = duckdb.connect()
+    c.execute("CREATE TABLE accounts AS SELECT * FROM (VALUES ('A1'), ('A2')) t(account_id)")
     surveys.ensure_tables(c)
     c.execute(f"CREATE TABLE {DIGEST} (table_name VARCHAR, month DATE, n BIGINT, h HUGEINT)")
     c.execute(f"INSERT INTO {DIGEST} VALUES ('survey_responses', DATE '2026-06-01', 1, 12345)")
@@ -92,6 +94,7 @@ def test_a_failure_in_the_digest_update_rolls_back_the_answer(con: duckdb.DuckDB
 def test_a_recorded_answer_is_committed_and_seen_by_another_connection(tmp_path: object) -> None:
     path = f"{tmp_path}/ws.duckdb"
     writer = duckdb.connect(path)
+    writer.execute("CREATE TABLE accounts AS SELECT 'A7' AS account_id")
     surveys.ensure_tables(writer)
     link = _link("A7")
     surveys.record_answer(writer, link, 10, "love it", now=AT)

@@ -63,6 +63,7 @@ def test_csat_scale_comes_from_the_company_settings() -> None:
 
 def test_recording_is_atomic_and_once_per_link() -> None:
     con = duckdb.connect()
+    con.execute("CREATE TABLE accounts AS SELECT 'A1' AS account_id")  # answers are only for known accounts
     assert surveys.ensure_tables(con) is True
     assert surveys.ensure_tables(con) is False
     _, link = surveys.make_link_token(KEY, "A1", "nps", now=NOW)

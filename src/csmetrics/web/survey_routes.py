@@ -3,8 +3,9 @@
 GET shows the form (score buttons and a comment box; plain HTML, works
 without JavaScript). POST records the answer into ``survey_responses`` and
 marks the link used, in one committed transaction, before saying thank you.
-A forged or tampered link gets 403, an expired one 410, a reused one 409;
-none of them writes anything.
+A forged or tampered link gets 403, an expired one 410, a reused one 409, one
+whose account is not in the workspace 410 ("no longer valid"; checked again
+inside the answer's transaction); none of them writes anything.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from csmetrics.web.store import Store
 
 router = APIRouter(include_in_schema=False)
 
-STATUS = {"forged": 403, "expired": 410, "used": 409, "invalid": 422}
+STATUS = {"forged": 403, "expired": 410, "used": 409, "account": 410, "invalid": 422}
 QUESTIONS = {
     "nps": ("How likely are you to recommend us to a friend or colleague?", "Not at all likely", "Extremely likely"),
     "csat": ("How satisfied are you with the support you received?", "Very unsatisfied", "Very satisfied"),
@@ -53,6 +54,7 @@ def _form(request: Request, token: str, link: SurveyLink, error: str | None = No
 def _check(store: Store, token: str) -> SurveyLink:
     link = surveys.verify_link_token(store.survey_key, token)
     with store.write_lock:
+        surveys.check_account(store.writer, link)
         if surveys.link_used(store.writer, link):
             raise LinkError("used", "this survey link has already been answered")
     return link
@@ -76,7 +78,7 @@ def survey_submit(
 ) -> HTMLResponse:
     store = _store(request)
     try:
-        link = surveys.verify_link_token(store.survey_key, token)
+        link = _check(store, token)  # refused before the score is read: no form for a dead link
     except LinkError as exc:
         return _refused(request, exc)
     try:
