@@ -62,10 +62,13 @@ class Explanation:
     inputs: dict[str, Any] = field(default_factory=dict)
     rows_label: str = ""
     rows: pd.DataFrame = field(default_factory=pd.DataFrame)
+    subscriptions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """For MRR metrics: the subscription rows of those accounts in force at the start or end of the
+    period, with any extra columns (a source's ids, e.g. Stripe's ``stripe_lines``)."""
 
     def to_dict(self) -> dict[str, Any]:
         rows = self.rows.astype(object).where(self.rows.notna(), None)
-        return {
+        out = {
             "metric": self.metric,
             "unit": self.unit,
             "definition": self.definition,
@@ -76,6 +79,10 @@ class Explanation:
             "rows_label": self.rows_label,
             "rows": [{k: _jsonable(v) for k, v in r.items()} for r in rows.to_dict("records")],
         }
+        if len(self.subscriptions):
+            subs = self.subscriptions.astype(object).where(self.subscriptions.notna(), None)
+            out["subscriptions"] = [{k: _jsonable(v) for k, v in r.items()} for r in subs.to_dict("records")]
+        return out
 
 
 def _jsonable(v: Any) -> Any:
@@ -186,6 +193,9 @@ def explain(ds: Dataset, metric: str, period: str, group: str | None = None, by:
     if rows is not None:
         r = rows.filter(rows.group == group) if by is not None else rows
         detail = ds.backend.execute(r.drop("group", "period"))
+    subs = pd.DataFrame()
+    if metric in _STATE_ROWS and ds.has("subscriptions") and "account_id" in detail and len(detail):
+        subs = _subscription_rows(ds, p.first, p.last, [str(a) for a in detail["account_id"]])
     return Explanation(
         metric=metric,
         unit=m.unit,
@@ -196,4 +206,16 @@ def explain(ds: Dataset, metric: str, period: str, group: str | None = None, by:
         inputs=inputs,
         rows_label=label,
         rows=detail,
+        subscriptions=subs,
     )
+
+
+def _subscription_rows(ds: Dataset, first: Any, last: Any, accounts: list[str]) -> pd.DataFrame:
+    """Subscription rows of ``accounts`` in force on the day before ``first`` or on ``last``."""
+    s = ds.table("subscriptions")
+    before = ibis.literal(pd.Timestamp(first) - pd.Timedelta(days=1)).cast("date")
+    end = ibis.literal(pd.Timestamp(last)).cast("date")
+    keep = s.account_id.isin(accounts) & (s.started_at <= end) & (s.ended_at.isnull() | (s.ended_at > before))
+    cols = ["account_id", "subscription_id", "started_at", "ended_at", "amount", "interval", "currency"]
+    extra = [c for c in s.columns if c not in cols and c not in ("quantity", "discount", "plan")]
+    return ds.backend.execute(s.filter(keep).select(*cols, *extra).order_by(["account_id", "started_at"]))

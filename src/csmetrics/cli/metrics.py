@@ -157,6 +157,14 @@ def explain_cmd(
     for r in rows.itertuples(index=False):
         t.add_row(*["" if pd.isna(x) else str(_jsonable(x)) for x in r])
     console.print(t)
+    if len(ex.subscriptions):
+        subs = ex.subscriptions if limit == 0 else ex.subscriptions.head(limit)
+        t = Table(title=f"subscription rows behind these accounts: {len(ex.subscriptions)}")
+        for c in subs.columns:
+            t.add_column(str(c), overflow="fold")
+        for r in subs.itertuples(index=False):
+            t.add_row(*["" if pd.isna(x) else str(_jsonable(x)) for x in r])
+        console.print(t)
 
 
 __all__ = ["Path", "register"]
