@@ -7,12 +7,30 @@ ingest. The recording side checks the account inside the answer's transaction.
 
 from __future__ import annotations
 
+import datetime as dt
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import httpx
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from csmetrics import surveys
+from csmetrics.cli.main import app as cli
 from csmetrics.surveys import LinkError
 from csmetrics.web.store import Store
+from tests.conftest import FROZEN_NOW
+from tests.web.serving import free_port, serving
+
+runner = CliRunner()
+
+
+def _said(res: object) -> str:
+    """A command's output with the terminal's line wrapping undone."""
+    return " ".join(str(getattr(res, "output", "")).split())
 
 
 def _counts(store: Store) -> tuple[int, int]:
@@ -80,3 +98,61 @@ def test_record_answer_refuses_an_unknown_account_inside_its_transaction(store: 
     assert store.writer.execute(f"SELECT account_id, score FROM {surveys.RESPONSES} WHERE response_id = ?",
                                 [rid]).fetchall() == [("A0001", 4.0)]
     assert _counts(store) == (before[0] + 1, before[1] + 1)
+
+
+# -- where links are made: `csmetrics survey link` ---------------------------------------------------
+
+def test_survey_link_refuses_an_unknown_account(workspace: Path) -> None:
+    res = runner.invoke(cli, ["survey", "link", "--workspace", str(workspace), "--account", "A-00001"])
+    assert res.exit_code == 2
+    assert "no account 'A-00001'" in _said(res) and "/survey/" not in res.stdout
+
+
+@pytest.mark.slow
+def test_survey_link_while_serve_holds_the_workspace_asks_that_server(workspace: Path) -> None:
+    base_args = ["survey", "link", "--workspace", str(workspace)]
+    with serving("--workspace", str(workspace)) as srv:
+        assert srv.token, "serve prints a token for a workspace without one"
+        with pytest.raises(duckdb.IOException):  # the server's lock: the CLI cannot read accounts itself
+            duckdb.connect(str(workspace), read_only=True)
+        unknown = runner.invoke(cli, [*base_args, "--account", "A-00001", "--base-url", srv.base,
+                                      "--token", srv.token])
+        assert unknown.exit_code == 2, unknown.output
+        assert "no account 'A-00001'" in _said(unknown) and "checked by the server" in _said(unknown)
+        assert "/survey/" not in unknown.stdout
+        no_token = runner.invoke(cli, [*base_args, "--account", "A0001", "--base-url", srv.base],
+                                 env={"CSMETRICS_TOKEN": None})
+        assert no_token.exit_code == 2 and "needs a token" in _said(no_token)
+        ok = runner.invoke(cli, [*base_args, "--account", "A0001", "--survey", "csat", "--days", "3",
+                                 "--base-url", srv.base], env={"CSMETRICS_TOKEN": srv.token})
+        assert ok.exit_code == 0, ok.output
+        url = ok.stdout.strip().splitlines()[0]
+        assert url.startswith(f"{srv.base}/survey/")
+        link = surveys.verify_link_token(surveys.load_key(workspace), url.rsplit("/", 1)[1])
+        assert (link.account_id, link.survey, link.ticket_id) == ("A0001", "csat", None)
+        assert link.expires == int((FROZEN_NOW + dt.timedelta(days=3)).timestamp())
+        assert httpx.post(url, data={"score": "4"}).status_code == 200
+    con = duckdb.connect(str(workspace), read_only=True)
+    try:
+        assert con.execute(f"SELECT account_id, survey, score FROM {surveys.RESPONSES} WHERE response_id = ?",
+                           [link.response_id]).fetchall() == [("A0001", "csat", 4.0)]
+        assert con.execute(f"SELECT count(*) FROM {surveys.RESPONSES} WHERE account_id NOT IN "
+                           "(SELECT account_id FROM accounts)").fetchone() == (0,)
+    finally:
+        con.close()
+
+
+def test_survey_link_refuses_when_the_workspace_is_held_and_no_server_answers(workspace: Path) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True);"
+         " time.sleep(120)", str(workspace)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        res = runner.invoke(cli, ["survey", "link", "--workspace", str(workspace), "--account", "A0001",
+                                  "--base-url", f"http://127.0.0.1:{free_port()}"], env={"CSMETRICS_TOKEN": None})
+    finally:
+        holder.kill()
+        holder.wait(timeout=20)
+    assert res.exit_code == 2, res.output
+    assert "held by another process" in _said(res) and "no csmetrics server answered" in _said(res)
+    assert "/survey/" not in res.stdout

@@ -178,25 +178,70 @@ def survey_link(
     base_url: Annotated[str, typer.Option("--base-url", help="Where `csmetrics serve` is reachable.")] = (
         "http://127.0.0.1:8000"),
     days: Annotated[int, typer.Option("--days", help="Days until the link expires.", min=1, max=365)] = 14,
+    token: Annotated[str | None, typer.Option(
+        "--token", envvar="CSMETRICS_TOKEN", show_default=False,
+        help="API token of the server at --base-url, used when that server holds the workspace.")] = None,
 ) -> None:
-    """Print a signed, expiring link to the survey form for one account (answerable once)."""
+    """Print a signed, expiring link to the survey form for one account (answerable once).
+
+    The account must be in the workspace. While `csmetrics serve` holds the workspace, the link is
+    asked of that server (at --base-url, with --token or CSMETRICS_TOKEN), which checks the account.
+    """
     import duckdb
 
     from csmetrics import surveys
+    from csmetrics.schema.tables import SURVEYS
 
+    kind = survey.strip().lower()
+    if kind not in SURVEYS:
+        raise UsageError(f"--survey {survey!r}: unknown survey, expected one of {', '.join(SURVEYS)}")
     ws = _workspace(workspace)
     try:
         con = duckdb.connect(str(ws), read_only=True)
-    except duckdb.Error:
-        con = None  # a running server holds the workspace: the form checks the account when answered
-    if con is not None:
+    except duckdb.IOException:
+        # A running server holds the workspace (DuckDB: one process per file): it checks the account.
+        url, expires = _link_from_server(base_url, token, ws, account, kind, ticket, days)
+    else:
         try:
-            found = con.execute("SELECT count(*) FROM accounts WHERE account_id = ?", [account]).fetchone()
+            known = surveys.account_exists(con, account)
         finally:
             con.close()
-        if not found or not found[0]:
+        if not known:
             raise UsageError(f"no account {account!r} in {ws}")
-    key = surveys.load_key(ws)
-    token, link = surveys.make_link_token(key, account, survey.lower(), ticket, dt.timedelta(days=days))
-    print(f"{base_url.rstrip('/')}/survey/{token}")
-    err.print(f"expires {link.expires_at:%Y-%m-%d %H:%M} UTC", highlight=False)
+        signed, link = surveys.make_link_token(surveys.load_key(ws), account, kind, ticket, dt.timedelta(days=days))
+        url, expires = f"{base_url.rstrip('/')}/survey/{signed}", link.expires_at
+    print(url)
+    err.print(f"expires {expires:%Y-%m-%d %H:%M} UTC", highlight=False)
+
+
+def _link_from_server(base_url: str, token: str | None, ws: Path, account: str, survey: str,
+                      ticket: str | None, days: int) -> tuple[str, dt.datetime]:
+    """Ask the server holding ``ws`` for the link (POST /api/v1/survey-links); it checks the account."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    base = base_url.rstrip("/")
+    held = f"{ws} is held by another process (a running `csmetrics serve`?)"
+    body = json.dumps({"account_id": account, "survey": survey, "ticket_id": ticket, "ttl_days": days}).encode()
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
+    req = urllib.request.Request(f"{base}/api/v1/survey-links", data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 (the user's own server)
+            out = json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            detail = str(json.loads(exc.read()).get("detail", ""))
+        except (ValueError, AttributeError):
+            detail = ""
+        if exc.code == 401:
+            raise UsageError(f"{held}; the server at {base} checks the account but needs a token: pass --token or "
+                             "set CSMETRICS_TOKEN (serve prints one when it starts)") from None
+        if exc.code == 404 and detail.startswith("no account"):
+            raise UsageError(f"{detail} (checked by the server at {base})") from None
+        raise UsageError(f"{held}; the server at {base} refused the link: {exc.code} {detail}".rstrip()) from None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise UsageError(f"{held}, and no csmetrics server answered at {base} ({reason}), so the account cannot "
+                         "be checked and no link is made: give the running server's --base-url, or stop it") from None
+    return str(out["url"]), dt.datetime.fromisoformat(str(out["expires_at"]).replace("Z", "+00:00"))

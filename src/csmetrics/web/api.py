@@ -69,6 +69,16 @@ class SurveyTrigger(BaseModel):
     ttl_days: int = Field(default=14, ge=1, le=90)
 
 
+class SurveyLinkIn(BaseModel):
+    """A survey link for one account, as `csmetrics survey link` makes it (that command asks here while
+    the server holds the workspace)."""
+
+    account_id: str = Field(min_length=1, max_length=200)
+    survey: Literal["nps", "csat", "ces"] = "nps"
+    ticket_id: str | None = Field(default=None, min_length=1, max_length=200)
+    ttl_days: int = Field(default=14, ge=1, le=365)
+
+
 class SurveyLinkOut(BaseModel):
     url: str
     survey: str
@@ -219,6 +229,21 @@ def post_survey_trigger(request: Request, body: SurveyTrigger) -> dict[str, Any]
         if ds.backend.execute(acc.filter(acc.account_id == account_id).count()) == 0:
             raise HTTPException(404, f"no account {account_id!r}")
     token, link = surveys.make_link_token(store.survey_key, account_id, body.survey, body.ticket_id,
+                                          dt.timedelta(days=body.ttl_days))
+    url = str(request.base_url).rstrip("/") + f"/survey/{token}"
+    return {"url": url, "survey": link.survey, "account_id": link.account_id, "ticket_id": link.ticket_id,
+            "expires_at": link.expires_at}
+
+
+@router.post("/survey-links", status_code=201, response_model=SurveyLinkOut, dependencies=[Reader])
+def post_survey_link(request: Request, body: SurveyLinkIn) -> dict[str, Any]:
+    """Make the survey link of one account (404 if the account is not in the workspace)."""
+    store = _store(request)
+    with store.write_lock:  # the connection the answer will be recorded with, so both see the same accounts
+        known = surveys.account_exists(store.writer, body.account_id)
+    if not known:
+        raise HTTPException(404, f"no account {body.account_id!r}")
+    token, link = surveys.make_link_token(store.survey_key, body.account_id, body.survey, body.ticket_id,
                                           dt.timedelta(days=body.ttl_days))
     url = str(request.base_url).rstrip("/") + f"/survey/{token}"
     return {"url": url, "survey": link.survey, "account_id": link.account_id, "ticket_id": link.ticket_id,
