@@ -24,9 +24,9 @@ import duckdb
 import ibis
 import ibis.expr.types as ir
 
-from csmetrics.config import Config
+from csmetrics.config import Config, unsettled
 from csmetrics.io.digest import write_digest
-from csmetrics.io.validate import ROW, find_files, lit, q, validate
+from csmetrics.io.validate import ROW, SourceFile, find_files, lit, q, validate
 from csmetrics.schema.errors import DataError, Defect, UsageError
 from csmetrics.schema.tables import TABLE_ORDER, TABLES
 
@@ -103,13 +103,12 @@ def _raw(backend: Any) -> duckdb.DuckDBPyConnection:
 def load_data_dir(data_dir: str | Path) -> Dataset:
     """Validate a data directory and load it into an in-memory DuckDB."""
     data_dir = Path(data_dir)
-    files = find_files(data_dir)
-    config = Config.load(data_dir)
+    files, config, settings_defects = _inputs(data_dir)
     backend = duckdb_backend()
     con = _raw(backend)
     try:
         cap_memory(con, backend)  # validation holds every cell as text: spill rather than exhaust memory
-        extras = validate(con, files, config)
+        extras = validate(con, files, config, settings_defects=settings_defects)
     except BaseException:
         backend.disconnect()
         raise
@@ -135,8 +134,7 @@ def ingest(data_dir: str | Path, workspace: str | Path = DEFAULT_WORKSPACE) -> d
     rows read and the rows now stored.
     """
     data_dir, workspace = Path(data_dir), Path(workspace)
-    files = find_files(data_dir)
-    config = Config.load(data_dir)
+    files, config, settings_defects = _inputs(data_dir)
     existed = workspace.exists()
     con = duckdb.connect()
     spill: Path | None = None
@@ -145,8 +143,8 @@ def ingest(data_dir: str | Path, workspace: str | Path = DEFAULT_WORKSPACE) -> d
         spill = cap_memory(con, con)
         existing: dict[str, str] = {}
         if existed:
-            config, existing = _attach_existing(con, workspace, data_dir, config)
-        validate(con, files, config, existing)
+            config, existing = _attach_existing(con, workspace, data_dir, config, unsettled(settings_defects))
+        validate(con, files, config, existing, settings_defects)
         if existed:
             con.execute("DETACH ws")
         workspace.parent.mkdir(parents=True, exist_ok=True)
@@ -166,8 +164,22 @@ def ingest(data_dir: str | Path, workspace: str | Path = DEFAULT_WORKSPACE) -> d
     return counts
 
 
+def _inputs(data_dir: Path) -> tuple[dict[str, SourceFile], Config, list[Defect]]:
+    """The table files, the settings and the settings' defects of a data directory.
+
+    A missing accounts file is reported together with the defects of csmetrics.toml.
+    """
+    config, settings_defects = Config.read(data_dir)
+    try:
+        files = find_files(data_dir)
+    except DataError as exc:
+        raise DataError(settings_defects + exc.defects) from None
+    return files, config, settings_defects
+
+
 def _attach_existing(
-    con: duckdb.DuckDBPyConnection, workspace: Path, data_dir: Path, config: Config
+    con: duckdb.DuckDBPyConnection, workspace: Path, data_dir: Path, config: Config,
+    unsure: set[str] | None = None,
 ) -> tuple[Config, dict[str, str]]:
     """Attach a workspace read-only; its tables (for foreign keys) and the settings to validate with."""
     try:
@@ -184,7 +196,7 @@ def _attach_existing(
         old = json.loads(stored.get("config", "{}"))
         if old and not (data_dir / "csmetrics.toml").exists():
             config = Config(**old)
-        elif old and old.get("base_currency") != config.base_currency:
+        elif old and "base_currency" not in (unsure or set()) and old.get("base_currency") != config.base_currency:
             raise DataError([Defect("csmetrics.toml", None, "base_currency", config.base_currency,
                                     f"differs from the workspace's {old.get('base_currency')} "
                                     "(expected the same base currency)", column_kind="setting")])

@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from csmetrics.config import Config
+from csmetrics.config import Config, unsettled
 from csmetrics.schema.errors import DataError, Defect
 from csmetrics.schema.tables import SURVEY_RANGES, TABLE_ORDER, TABLES, Column
 
@@ -111,6 +111,11 @@ class Validator:
         self.extra_columns: dict[str, list[str]] = {}
         # (table, column) pairs with a cell defect, so checks that rely on them can stand down.
         self.bad_columns: set[tuple[str, str]] = set()
+        # Tables read without some of their rows (wrong number of values, not UTF-8, broken
+        # quoting): their other rows are checked, but they cannot vouch for keys others refer to.
+        self.partial: set[str] = set()
+        # Settings of csmetrics.toml that are wrong: the checks that depend on them stand down.
+        self.unsettled: set[str] = set()
         self.truncated = False
 
     # -- defects -------------------------------------------------------------
@@ -228,37 +233,56 @@ class Validator:
         """Number rows with Python's csv module: one row per record, blank lines counted.
 
         Reports rows with the wrong number of values, bytes that are not
-        UTF-8 and broken quoting, each on its row. True if the file is usable.
+        UTF-8 and broken quoting, each on its row, and keeps the other rows
+        (in the same single pass) so their defects are reported too; such a
+        file is ``partial``. True if the file is usable.
         """
         width = len(header)
         cells: list[list[str | None]] = [[] for _ in header]
         rows: list[int] = []
-        before = len(self.defects)
+        bad = False
         row = 1
-        try:
-            with src.path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
-                reader = csv.reader(f, strict=True)
-                next(reader, None)
-                for row, record in enumerate(reader, start=2):
-                    if not record:
-                        continue
-                    if len(record) != width:
-                        n = len(record)
-                        self.add(Defect(src.label, row, None, None,
-                                        f"has {n} value{'s' * (n != 1)} (expected {width}, as in the header)"))
-                        continue
-                    for name, value in zip(header, record, strict=True):
-                        if _BAD_TEXT.search(value):
-                            shown = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-                            self.add(Defect(src.label, row, name, shown, "is not UTF-8 text (expected a UTF-8 file)"))
-                    rows.append(row)
-                    for i, value in enumerate(record):
-                        cells[i].append(value if value != "" else None)
-        except csv.Error as exc:
-            hint = " (a quote opened on this row is never closed)" if "end of data" in str(exc) else ""
-            self.add(Defect(src.label, row + 1, None, None, f"could not be parsed as CSV: {exc}{hint}"))
-        if len(self.defects) > before or self.truncated:
-            return False
+        with src.path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
+            reader = csv.reader(f, strict=True)
+            next(reader, None)
+            while True:
+                try:
+                    record = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error as exc:
+                    # The reader starts afresh on the next line: later rows are still read.
+                    row += 1
+                    bad = True
+                    end = "end of data" in str(exc)
+                    hint = " (a quote opened on this row is never closed)" if end else ""
+                    self.add(Defect(src.label, row, None, None, f"could not be parsed as CSV: {exc}{hint}"))
+                    if end:
+                        break
+                    continue
+                row += 1
+                if not record:
+                    continue
+                if len(record) != width:
+                    n = len(record)
+                    self.add(Defect(src.label, row, None, None,
+                                    f"has {n} value{'s' * (n != 1)} (expected {width}, as in the header)"))
+                    bad = True
+                    continue
+                text_ok = True
+                for name, value in zip(header, record, strict=True):
+                    if _BAD_TEXT.search(value):
+                        shown = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                        self.add(Defect(src.label, row, name, shown, "is not UTF-8 text (expected a UTF-8 file)"))
+                        text_ok = False
+                if not text_ok:
+                    bad = True
+                    continue
+                rows.append(row)
+                for i, value in enumerate(record):
+                    cells[i].append(value if value != "" else None)
+        if bad:
+            self.partial.add(src.table)
         arrow = pa.table([pa.array(rows, pa.int64()), *(pa.array(c, pa.string()) for c in cells)],
                          names=[ROW, *header])
         view = "__csv_" + src.table
@@ -419,6 +443,8 @@ class Validator:
     def check_scores(self, src: SourceFile) -> None:
         ranges = dict(SURVEY_RANGES)
         ranges["csat"] = (1, self.config.csat_scale_max)
+        if "csat_scale_max" in self.unsettled:
+            del ranges["csat"]  # the scale is itself a defect: its default would misjudge the scores
         cases = " ".join(f"WHEN {lit(s)} THEN score < {lo} OR score > {hi}" for s, (lo, hi) in ranges.items())
         rows = self.con.execute(
             f"SELECT {ROW}, survey, score FROM {q('typed_' + src.table)} "
@@ -452,14 +478,21 @@ def validate(
     files: dict[str, SourceFile],
     config: Config,
     existing: dict[str, str] | None = None,
+    settings_defects: list[Defect] | None = None,
 ) -> dict[str, list[str]]:
     """Validate ``files`` and leave typed tables ``typed_<name>`` on ``con``.
 
     ``existing`` maps table names to relations already in a workspace, so
-    children may refer to parents ingested earlier. Raises DataError listing
-    every defect. Returns the extra (non-contract) columns per table.
+    children may refer to parents ingested earlier. ``settings_defects`` are
+    those of csmetrics.toml (:meth:`Config.read`): they are reported with the
+    data's, and the checks that depend on a bad setting stand down. Raises
+    DataError listing every defect. Returns the extra (non-contract) columns
+    per table.
     """
     v = Validator(con, config)
+    for d in settings_defects or []:
+        v.add(d)
+    v.unsettled = unsettled(settings_defects or [])
     readable = {name: src for name, src in files.items() if v.read_raw(src)}
     # Cells are checked, then typed leniently (a bad cell becomes NULL) so that
     # the table-level checks below run too and report in the same pass; they
@@ -468,7 +501,7 @@ def validate(
         v.check_cells(src)
         v.make_typed(name)
     # A parent given but unreadable, or with bad keys, would make child rows look orphaned.
-    unreadable = set(files) - set(readable)
+    unreadable = (set(files) - set(readable)) | v.partial
     if v.bad_columns & {("accounts", "account_id")}:
         unreadable.add("accounts")
     if v.bad_columns & {("fx_rates", "currency"), ("fx_rates", "date"), ("fx_rates", "rate")}:
@@ -494,7 +527,8 @@ def validate(
         v.check_foreign_keys(src, parents)
         if name == "survey_responses":
             v.check_scores(src)
-        if name in ("subscriptions", "charges") and "fx_rates" not in unreadable:
+        if name in ("subscriptions", "charges") and "fx_rates" not in unreadable \
+                and "base_currency" not in v.unsettled:
             v.check_currencies(src, "started_at" if name == "subscriptions" else "charged_at", fx)
     v.raise_if_any()
     return v.extra_columns

@@ -16,12 +16,14 @@ class Defect:
     expected: str
     # What ``column`` names: a column of a table file, or a setting of csmetrics.toml.
     column_kind: str = "column"
+    # What ``row`` counts: rows of a table file (header = row 1), or lines of csmetrics.toml.
+    row_kind: str = "row"
 
     def __str__(self) -> str:
         """``subscriptions.csv row 14, column ended_at: '2025-02-30' is not a date (expected YYYY-MM-DD)``."""
         parts = [self.file]
         if self.row is not None:
-            parts.append(f"row {self.row}")
+            parts.append(f"{self.row_kind} {self.row}")
         if self.column is not None:
             parts.append(f"{self.column_kind} {self.column}")
         where = parts[0] + (" " + ", ".join(parts[1:]) if len(parts) > 1 else "")
