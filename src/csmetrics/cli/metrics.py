@@ -8,14 +8,15 @@ from typing import Annotated
 
 import pandas as pd
 import typer
-from rich.console import Console
+from rich.console import RenderableType
 from rich.table import Table
 
 from csmetrics.cli.common import DataOpt, WorkspaceOpt, console, err, handle_errors
+from csmetrics.cli.render import Grid, Layout, period_grid, print_tables, terminal_width
 from csmetrics.compute import compute_dataset
 from csmetrics.engine import open_dataset
 from csmetrics.registry import REGISTRY, load_all
-from csmetrics.report.formats import format_value, to_csv, to_json
+from csmetrics.report.formats import compact_value, format_value, to_csv, to_json
 from csmetrics.schema.errors import UsageError
 
 FORMATS = ("table", "json", "csv")
@@ -35,22 +36,26 @@ def fmt_value(v: float | None, unit: str) -> str:
     return format_value(v, unit)
 
 
-def render_table(df: pd.DataFrame, title: str) -> Table:
-    """Metrics as rows, periods as columns (one block per group with --by)."""
+def metrics_grid(df: pd.DataFrame, title: str, by: str | None = None) -> Grid:
+    """Metric rows as a :class:`Grid`: each value in full (1,028,213.73) and compact (1.03M) form."""
     periods = list(dict.fromkeys(df["period"]))
-    t = Table(title=title, show_lines=False)
-    t.add_column("metric", style="bold", no_wrap=True)
-    grouped = df["group"].notna().any()
-    if grouped:
-        t.add_column("group")
-    for p in periods:
-        t.add_column(p, justify="right")
-    for (metric, group), part in df.groupby(["metric", "group"], sort=False, dropna=False):
+    grouped = bool(df["group"].notna().any())
+    names = list(dict.fromkeys(str(m) for m in df["metric"]))
+    groups: list[str | None] = list(dict.fromkeys(str(x) for x in df["group"])) if grouped else [None]
+    g = Grid(title=title, name_header="metric", periods=periods, names=names, groups=groups,
+             group_header=(by or "group") if grouped else None)
+    for metric, period, group, value in df[["metric", "period", "group", "value"]].itertuples(index=False):
         unit = REGISTRY[str(metric)].unit
-        vals = dict(zip(part["period"], part["value"], strict=True))
-        cells = [fmt_value(vals.get(p), unit) for p in periods]
-        t.add_row(str(metric), *([str(group)] if grouped else []), *cells)
-    return t
+        v = None if value is None or pd.isna(value) else float(value)
+        g.cells[(str(metric), str(group) if grouped else None, str(period))] = (fmt_value(v, unit),
+                                                                            compact_value(v, unit))
+    return g
+
+
+def render_table(df: pd.DataFrame, title: str, width: int | None = None, layout: Layout = "auto",
+                 by: str | None = None) -> list[RenderableType]:
+    """The tables that show ``df`` in ``width`` columns: periods as columns if they fit, else as rows."""
+    return period_grid(metrics_grid(df, title, by), width, layout)
 
 
 @handle_errors
@@ -69,6 +74,13 @@ def metrics_cmd(
     spark_master: MasterOpt = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Compute every period afresh (ignore and "
                                            "do not update the workspace's result cache).")] = False,
+    wide: Annotated[bool, typer.Option("--wide", help="Table: periods as columns with full numbers, however "
+                                       "wide the terminal (for `less -S` or a wide window).")] = False,
+    transpose: Annotated[bool, typer.Option("--transpose", help="Table: periods as rows, metrics as columns. "
+                                            "Without --wide or --transpose the table fits the terminal "
+                                            "(COLUMNS): periods as columns when they fit, else as rows, "
+                                            "with compact numbers (1.03M, 18.1k) when full ones do not fit. "
+                                            "json and csv always have every value in full.")] = False,
 ) -> None:
     """Compute metrics per period (and group). See docs/metrics.md for every definition.
 
@@ -110,10 +122,13 @@ def metrics_cmd(
         print(to_csv(result.rows), end="")
     else:
         src = data or workspace or "workspace"
-        table = render_table(result.rows, f"csmetrics: {src}, by {period}" + (f", per {by}" if by else ""))
-        # Piped output (make demo, CI logs) would otherwise wrap at 80 columns.
-        width = console.width if console.is_terminal else max(80, Console(width=1000).measure(table).maximum)
-        Console(width=width).print(table)
+        title = f"csmetrics: {src}, by {period}" + (f", per {by}" if by else "")
+        width = terminal_width()
+        layout: Layout = "transpose" if transpose else "wide" if wide else "auto"
+        # --wide --transpose: periods as rows at their natural width, full numbers.
+        if wide:
+            width = None  # natural width: the terminal wraps, `less -S` scrolls
+        print_tables(render_table(result.rows, title, width, layout, by), width)
 
 
 @handle_errors
