@@ -392,6 +392,20 @@ def survey_load() -> dict[str, object] | None:
     return out
 
 
+def stripe_import() -> dict[str, object] | None:
+    """bench/stripe_import.py: `csmetrics import stripe` of 10k customers and 200k invoices."""
+    script = ROOT / "bench" / "stripe_import.py"
+    if not script.exists():
+        return None
+    print("stripe import (bench/stripe_import.py: 10k customers, 200k invoices) ...", flush=True)
+    run = measure("stripe import", [str(BIN / "python"), str(script)])
+    out: dict[str, object] = asdict(run)
+    with contextlib.suppress(ValueError, IndexError):
+        out["figures"] = json.loads(run.detail.strip().splitlines()[-1])
+    print(f"  {run.seconds:.1f} s, peak {run.peak_rss_mb:.0f} MB (import child: see figures)", flush=True)
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="20k,200k,2M", help="comma-separated: 20k, 200k, 2M or a number")
@@ -400,6 +414,7 @@ def main() -> int:
     ap.add_argument("--skip-health-above", type=int, default=200_000,
                     help="above this many accounts, skip the runs that include the health family (memory)")
     ap.add_argument("--no-survey-load", action="store_true")
+    ap.add_argument("--no-stripe", action="store_true", help="skip the Stripe import stage")
     ap.add_argument("--runs", default=None,
                     help="only the runs whose names start with one of these (comma-separated), e.g. floor,pandas")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds after which a run is stopped (failed)")
@@ -424,6 +439,8 @@ def main() -> int:
     }
     if not args.no_survey_load:
         report["survey_load"] = survey_load()
+    if not args.no_stripe:
+        report["stripe_import"] = stripe_import()
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     for name in (f"{stamp}.json", "latest.json"):
         (BENCH / "results" / name).write_text(json.dumps(report, indent=1))

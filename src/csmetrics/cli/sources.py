@@ -22,7 +22,7 @@ SourceArg = Annotated[str, typer.Argument(help="The system to read: stripe.")]
 WorkspaceOpt = Annotated[Path, typer.Option("--workspace", help="Workspace DuckDB file.")]
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option("--config", help="csmetrics.toml with [sources.stripe] (default ./csmetrics.toml if present).",
+    typer.Option("--config", help="csmetrics.toml with \\[sources.stripe] (default ./csmetrics.toml if present).",
                  show_default=False),
 ]
 
@@ -67,7 +67,7 @@ def sync_cmd(
     """Pull new and changed objects through the vendor's API, map them and upsert them into the workspace.
 
     The API key comes only from the environment variable STRIPE_API_KEY (name set by
-    [sources.stripe] api_key_env in csmetrics.toml). All-or-nothing: a failure leaves the
+    \\[sources.stripe] api_key_env in csmetrics.toml). All-or-nothing: a failure leaves the
     workspace as it was. A second sync with nothing new changes nothing. See docs/stripe.md.
     """
     _check(source)
