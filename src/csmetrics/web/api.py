@@ -18,7 +18,7 @@ from csmetrics.registry import REGISTRY, load_all
 from csmetrics.report.formats import to_records
 from csmetrics.schema.errors import UsageError
 from csmetrics.web import data
-from csmetrics.web.app import require_reader, today
+from csmetrics.web.app import require_reader
 from csmetrics.web.store import Store
 
 
@@ -127,23 +127,32 @@ def get_definitions() -> list[dict[str, Any]]:
              "definition": m.definition} for m in load_all().values()]
 
 
+AS_OF = ("Day to take MRR and health on, YYYY-MM-DD (default: the last day with recorded activity, "
+         "not after today; the same on every endpoint and page).")
+
+
+def _as_of(store: Store, text: str | None) -> dt.date:
+    """The as-of day of an account-level endpoint: the one asked for, else :func:`data.last_day`."""
+    return _date(text, "as_of") or data.last_day(store)
+
+
 @router.get("/accounts", response_model=list[Account], dependencies=[Reader])
 def get_accounts(
     request: Request,
-    as_of: Annotated[str | None, Query(description="Day to take MRR and health on (default today).")] = None,
+    as_of: Annotated[str | None, Query(description=AS_OF)] = None,
     segment: Annotated[str | None, Query(max_length=200)] = None,
     csm: Annotated[str | None, Query(max_length=200)] = None,
 ) -> list[dict[str, Any]]:
     """Every account: the objects of `csmetrics accounts --format json` (MRR, health score, colour and the
-    components behind it) for the same `as_of` (default: the last day with data). Without the health model:
-    the account's columns and its MRR on `as_of` (default today)."""
+    components behind it) for the same `as_of` (default: the last day with recorded activity). Without the
+    health model: the account's columns and its MRR on `as_of`."""
     store = _store(request)
-    day = _date(as_of, "as_of")
+    day = _as_of(store, as_of)
     records = data.account_records(store, day)
     if records is not None:
         return [r for r in records if (segment is None or r.get("segment") == segment)
                 and (csm is None or r.get("csm") == csm)]
-    df = data.accounts_frame(store, day or today(), segment)
+    df = data.accounts_frame(store, day, segment)
     if csm is not None and "csm" in df.columns:
         df = df[df["csm"] == csm]
     return [data._record(r) for r in df.to_dict("records")]
@@ -153,11 +162,11 @@ def get_accounts(
 def get_account(
     request: Request,
     account_id: str,
-    as_of: Annotated[str | None, Query(description="Day to take MRR and health on (default today).")] = None,
+    as_of: Annotated[str | None, Query(description=AS_OF)] = None,
 ) -> dict[str, Any]:
     """One account: attributes, MRR, health with components, and its subscriptions, tickets, answers..."""
     store = _store(request)
-    day = _date(as_of, "as_of") or today()
+    day = _as_of(store, as_of)
     d = data.account_detail(store, account_id, day)
     if d is None:
         raise HTTPException(404, f"no account {account_id!r}")
@@ -197,11 +206,11 @@ def get_explain(
 @router.get("/health", dependencies=[Reader])
 def get_health(
     request: Request,
-    as_of: Annotated[str | None, Query(description="Day to score on (default today).")] = None,
+    as_of: Annotated[str | None, Query(description=AS_OF)] = None,
 ) -> list[dict[str, Any]]:
     """Health score (0-100), colour and component scores of every account."""
     store = _store(request)
-    day = _date(as_of, "as_of") or today()
+    day = _as_of(store, as_of)
     h = data.health_scores(store, day)
     if h is None:
         raise HTTPException(404, "the health model is not available")

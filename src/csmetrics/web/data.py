@@ -153,9 +153,27 @@ def series(store: Store, f: Filters, names: list[str], by: str | None = None) ->
     return store.cached(("series", f, tuple(names), by), build)
 
 
-def as_of(ps: list[Period]) -> dt.date:
-    """The day account-level views are taken on: the end of the range, but not after today."""
-    return min(ps[-1].last, clock.today())
+def last_day(store: Store) -> dt.date:
+    """The default as-of day of every API endpoint and page: the last day with recorded activity (usage,
+    tickets, survey answers, charges, subscription starts), not after today.
+
+    The rule of :func:`csmetrics.models.health.score.last_data_day`, which ``csmetrics accounts`` and
+    ``csmetrics health`` use, so one account has one score by default on the CLI, the API and the pages.
+    Recomputed after every write (a new answer can move it).
+    """
+    from csmetrics.models.health.score import last_data_day
+
+    def build() -> dt.date:
+        with store.reading():
+            return last_data_day(store.ds, clock.today())
+
+    return store.cached("last_day", build)
+
+
+def as_of(store: Store, ps: list[Period]) -> dt.date:
+    """The day account-level views of a page are taken on: :func:`last_day`, or the end of the range
+    when the range ends before it."""
+    return min(ps[-1].last, last_day(store))
 
 
 # -- health and feedback models (written elsewhere; used when present) -------------------------

@@ -93,7 +93,7 @@ def overview_context(store: Store, f: Filters) -> dict[str, Any]:
         tiles.append({"name": name, "label": label, "available": True, "value": cur, "unit": REGISTRY[name].unit,
                       "change": text, "good": good, "spark": charts.sparkline(vals), "period": s.labels[i],
                       "latest": i == len(vals) - 1})
-    day = data.as_of(s.periods)
+    day = data.as_of(store, s.periods)
     mix = health_mix(store, day, f.segment)
     mix_change = None
     if mix is not None and len(s.periods) > 1:
@@ -195,7 +195,7 @@ def customers(
     store = _store(request)
     f = _filters(request)
     ps = data.periods(store, f)
-    day = data.as_of(ps)
+    day = data.as_of(store, ps)
     df = data.accounts_frame(store, day, f.segment)
     csms = sorted({str(x) for x in df["csm"].dropna()}) if "csm" in df.columns else []
     if csm and "csm" in df.columns:
@@ -227,7 +227,7 @@ def account(request: Request, account_id: str) -> Response:
     store = _store(request)
     f = _filters(request)
     ps = data.periods(store, f)
-    day = data.as_of(ps)
+    day = data.as_of(store, ps)
     d = data.account_detail(store, account_id, day)
     if d is None:
         resp = render(request, "error.html", f, title="Not found", message=f"no account {account_id!r}", status=404)
@@ -263,7 +263,7 @@ def csms(request: Request) -> HTMLResponse:
     names = ["mrr", "active_customers", "customer_churn_rate", "net_revenue_retention", "nps"]
     s = data.series(store, f, names, by="csm")
     last = s.labels[-1]
-    day = data.as_of(s.periods)
+    day = data.as_of(store, s.periods)
     acc = data.accounts_frame(store, day, f.segment)
     rows = []
     for csm_name, part in acc.groupby(acc["csm"].fillna("(none)")):
