@@ -49,7 +49,8 @@ def handle_errors(fn: F) -> F:
                 err.print("  ... more defects not shown", highlight=False)
             raise typer.Exit(exc.exit_code) from None
         except CsmetricsError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            # soft_wrap: a one-line message stays one line (e.g. "workspace ... is in use"), at any width.
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper  # type: ignore[return-value]

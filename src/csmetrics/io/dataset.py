@@ -26,6 +26,7 @@ import ibis.expr.types as ir
 
 from csmetrics.config import Config, unsettled
 from csmetrics.io.digest import write_digest
+from csmetrics.io.lock import attach_workspace, translate_lock_errors
 from csmetrics.io.validate import ROW, SourceFile, find_files, lit, q, validate
 from csmetrics.schema.errors import DataError, Defect, UsageError
 from csmetrics.schema.tables import TABLE_ORDER, TABLES
@@ -148,7 +149,7 @@ def ingest(data_dir: str | Path, workspace: str | Path = DEFAULT_WORKSPACE) -> d
         if existed:
             con.execute("DETACH ws")
         workspace.parent.mkdir(parents=True, exist_ok=True)
-        con.execute(f"ATTACH {lit(str(workspace))} AS ws")
+        attach_workspace(con, workspace)
         try:
             counts = _write(con, files, config)
         except BaseException:
@@ -183,7 +184,7 @@ def _attach_existing(
 ) -> tuple[Config, dict[str, str]]:
     """Attach a workspace read-only; its tables (for foreign keys) and the settings to validate with."""
     try:
-        con.execute(f"ATTACH {lit(str(workspace))} AS ws (READ_ONLY)")
+        attach_workspace(con, workspace, read_only=True)
     except duckdb.Error as exc:
         msg = str(exc).splitlines()[0]
         defect = Defect(str(workspace), None, None, None, f"could not be opened as a workspace: {msg}")
@@ -261,11 +262,16 @@ def _write(con: duckdb.DuckDBPyConnection, files: dict[str, Any], config: Config
 
 
 def open_workspace(workspace: str | Path = DEFAULT_WORKSPACE, read_only: bool = True) -> Dataset:
-    """Open a workspace written by :func:`ingest`."""
+    """Open a workspace written by :func:`ingest`.
+
+    While another process holds the file (``csmetrics serve``), DuckDB refuses
+    even a read-only open: that is :class:`~csmetrics.schema.errors.WorkspaceInUse`.
+    """
     workspace = Path(workspace)
     if not workspace.exists():
         raise UsageError(f"workspace {workspace} does not exist: run `csmetrics ingest --data DIR` first")
-    backend = duckdb_backend(workspace, read_only=read_only)
+    with translate_lock_errors(workspace, writing=not read_only):
+        backend = duckdb_backend(workspace, read_only=read_only)
     cap_memory(backend.con, backend)
     names = set(backend.list_tables())
     if "accounts" not in names:

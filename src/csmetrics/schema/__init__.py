@@ -1,6 +1,6 @@
 """Input table contracts and validation errors."""
 
-from csmetrics.schema.errors import CsmetricsError, DataError, Defect, UsageError
+from csmetrics.schema.errors import CsmetricsError, DataError, Defect, UsageError, WorkspaceInUse
 from csmetrics.schema.tables import TABLE_ORDER, TABLES, Column, TableSpec
 
 __all__ = [
@@ -12,4 +12,5 @@ __all__ = [
     "Defect",
     "TableSpec",
     "UsageError",
+    "WorkspaceInUse",
 ]

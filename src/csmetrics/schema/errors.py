@@ -59,3 +59,29 @@ class UsageError(CsmetricsError):
     """The user asked for something that cannot be done (unknown metric, bad period...)."""
 
     exit_code = 2
+
+
+class WorkspaceInUse(CsmetricsError):
+    """Another process holds the workspace file (DuckDB allows one writing process per file).
+
+    Typically ``csmetrics serve``, which keeps its workspace open for writing while it runs;
+    DuckDB then refuses every other process, read-only ones included. The message says, in
+    one line, what to do instead. Exit code 3: the command may simply be run again later.
+    """
+
+    exit_code = 3
+
+    def __init__(self, workspace: str, pid: int | None = None, holder: str | None = None,
+                 writing: bool = False) -> None:
+        self.workspace = workspace
+        self.pid = pid
+        self.holder = holder
+        self.writing = writing
+        pid_text = f"PID {pid}" if pid is not None else "PID unknown"
+        who = f"{holder} ({pid_text})" if holder else f"another process ({pid_text}; `csmetrics serve`?)"
+        if writing:
+            todo = "stop it, then run this command again"
+        else:
+            todo = ("stop it, or read through the server (its dashboard, or the REST API under /api/v1), "
+                    "or pass --data DIR to read a data directory instead")
+        super().__init__(f"workspace {workspace} is in use by {who}: {todo}")
