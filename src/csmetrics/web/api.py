@@ -95,11 +95,6 @@ def _date(text: str | None, name: str) -> dt.date | None:
     return parse_date(text, name) if text else None
 
 
-def _check_span(period: str, start: dt.date | None, end: dt.date | None) -> None:
-    if period in data.DEFAULT_LAST and start and end:
-        data.Filters(period, start, end).check_span()
-
-
 @router.get("/metrics", response_model=list[MetricRow], dependencies=[Reader])
 def get_metrics(
     request: Request,
@@ -109,12 +104,13 @@ def get_metrics(
     start: Annotated[str | None, Query(description="First day, YYYY-MM-DD.")] = None,
     end: Annotated[str | None, Query(description="End day (exclusive), YYYY-MM-DD.")] = None,
     by: Annotated[str | None, Query(description="Group by an accounts column (segment, csm...).")] = None,
-    last: Annotated[int | None, Query(description="Only the last N periods.", ge=1, le=data.MAX_PERIODS)] = None,
+    last: Annotated[int | None, Query(description=f"Only the last N periods (at most {data.MAX_PERIODS}).",
+                                      ge=1)] = None,
 ) -> list[dict[str, Any]]:
     """Metric values, one row per (metric, period, group): the rows of `csmetrics metrics --format json`."""
     store = _store(request)
     s, e = _date(start, "--start"), _date(end, "--end")
-    _check_span(period, s, e)
+    data.check_periods(store, period, s, e, last)
     key = ("api-metrics", metrics, period, s, e, by, last)
     result = store.cached(key, lambda: store.compute(metrics=metrics, period=period, start=s, end=e, by=by, last=last))
     return to_records(result.rows)

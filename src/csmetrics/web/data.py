@@ -19,11 +19,12 @@ import ibis
 import pandas as pd
 
 from csmetrics import clock
+from csmetrics.compute import data_span as compute_span
 from csmetrics.compute import resolve_periods
 from csmetrics.io.dataset import Dataset
 from csmetrics.metrics import state
 from csmetrics.metrics.context import period_first
-from csmetrics.periods import GRAINS, Period, parse_date
+from csmetrics.periods import GRAINS, Period, check_grain, parse_date, periods_between
 from csmetrics.registry import REGISTRY, load_all
 from csmetrics.schema.errors import UsageError
 from csmetrics.web.store import Store
@@ -72,11 +73,55 @@ class Filters:
     def last(self) -> int | None:
         return DEFAULT_LAST[self.period] if self.start is None and self.end is None else None
 
-    def check_span(self) -> None:
-        if self.start and self.end:
-            per = {"week": 7, "month": 28, "quarter": 89, "year": 365}[self.period]
-            if (self.end - self.start).days / per > MAX_PERIODS:
-                raise UsageError(f"the range holds more than {MAX_PERIODS} {self.period}s: narrow it")
+
+SHORTEST = {"week": 7, "month": 28, "quarter": 90, "year": 365}
+LONGEST = {"week": 7, "month": 31, "quarter": 92, "year": 366}
+"""Days in the shortest and longest period of each grain (to bound a range's period count cheaply)."""
+
+
+def data_span(store: Store) -> tuple[dt.date, dt.date]:
+    """The first and last day with data (the default range of a run), cached until the next write."""
+
+    def build() -> tuple[dt.date, dt.date]:
+        with store.reading():
+            return compute_span(store.ds)
+
+    return store.cached("span", build)
+
+
+def check_periods(store: Store, grain: str, start: dt.date | None, end: dt.date | None,
+                  last: int | None = None) -> None:
+    """Refuse a request for more than MAX_PERIODS periods, whichever parameters make the range.
+
+    ``last`` bounds the count by itself; otherwise the range is ``start`` (default: the data's first day)
+    to ``end`` (exclusive; default: the day after the data's last day), as :func:`resolve_periods` takes it.
+    Raises :class:`UsageError` (a 400) naming the limit.
+    """
+    check_grain(grain)
+    if last is not None:
+        if last > MAX_PERIODS:
+            msg = f"last={last}: at most {MAX_PERIODS} periods per request"
+            raise UsageError(msg)
+        return
+    s, e = start, end
+    if s is None or e is None:
+        lo, hi = data_span(store)
+        s = s or lo
+        e = e or hi + dt.timedelta(days=1)
+    days = (e - s).days
+    if days <= 0 or days // SHORTEST[grain] + 2 <= MAX_PERIODS:
+        return  # surely within the limit (an empty range is reported where the periods are made)
+    at_least = days // LONGEST[grain]
+    if at_least > MAX_PERIODS:
+        held = f"at least {at_least:,}"
+    else:  # near the limit: count exactly (a few hundred periods)
+        n = len(periods_between(s, e, grain, store.ds.config.week_start))
+        if n <= MAX_PERIODS:
+            return
+        held = f"{n:,}"
+    msg = (f"the range {s} to {e} holds {held} {grain}s, over the limit of {MAX_PERIODS} periods per request: "
+           "narrow it (start, end)")
+    raise UsageError(msg)
 
 
 @dataclass
@@ -118,8 +163,13 @@ def restricted(ds: Dataset, segment: str | None) -> Dataset:
     return Dataset(ds.backend, tables, ds.config, ds.source, ds.extra_columns)
 
 
+def check_filters(store: Store, f: Filters) -> None:
+    """:func:`check_periods` for a page's filters."""
+    check_periods(store, f.period, f.start, f.end, f.last)
+
+
 def periods(store: Store, f: Filters) -> list[Period]:
-    f.check_span()
+    check_filters(store, f)
 
     def build() -> list[Period]:
         return resolve_periods(store.ds, f.period, f.start, f.end, f.last)
@@ -129,7 +179,7 @@ def periods(store: Store, f: Filters) -> list[Period]:
 
 def series(store: Store, f: Filters, names: list[str], by: str | None = None) -> Series:
     """The metrics ``names`` over the filter's periods (those the data allows), pivoted."""
-    f.check_span()
+    check_filters(store, f)
     load_all()
 
     def build() -> Series:
