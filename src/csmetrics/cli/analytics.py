@@ -6,7 +6,6 @@ docs/feedback.md and docs/survival-clv.md.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,9 +15,21 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from csmetrics.cli.common import DataOpt, WorkspaceOpt, console, err, handle_errors
+from csmetrics.cli.common import DataOpt, WorkspaceOpt, console, err, handle_errors, print_json, working
+from csmetrics.cli.render import (
+    Col,
+    Grid,
+    fit_table,
+    fits,
+    make_table,
+    natural_width,
+    period_grid,
+    print_tables,
+    terminal_width,
+)
 from csmetrics.io.dataset import opened
 from csmetrics.periods import parse_date
+from csmetrics.report.formats import compact_value
 from csmetrics.schema.errors import UsageError
 
 FORMATS = ("table", "json")
@@ -53,15 +64,28 @@ def _short(text: str, n: int = 70) -> str:
     return escape(text if len(text) <= n else text[: n - 1] + "…")
 
 
-def _interval(lo: Any, hi: Any, spec: str) -> str:
-    """A confidence interval; a bound the curve never reaches is "not reached"."""
-    if _num(lo, spec, "") == "":
-        return "not reached"
-    return f"{_num(lo, spec)} - {_num(hi, spec, 'not reached')}"
+def _interval(lo: Any, hi: Any, spec: str | Any, never: str = "not reached") -> str:
+    """A confidence interval; a bound the curve never reaches is "not reached" (``never``).
+
+    ``spec`` is a format spec or a function of the value.
+    """
+    def f(v: Any) -> str:
+        if v is None or (isinstance(v, float) and not math.isfinite(v)):
+            return ""
+        return spec(v) if callable(spec) else format(v, spec)
+
+    if f(lo) == "":
+        return never
+    return f"{f(lo)} - {f(hi) or never}"
 
 
 def _dump(obj: Any) -> None:
-    print(json.dumps(obj, indent=1, default=str, allow_nan=False))
+    """JSON on stdout; a NaN or infinite number (e.g. an undefined standard error) is null, with a note."""
+    print_json(obj, indent=1)
+
+
+def _show(*tables: Table) -> None:
+    print_tables(tables, terminal_width())
 
 
 # ----------------------------------------------------------------------------- feedback
@@ -91,7 +115,7 @@ def feedback_cmd(
     _check_format(fmt)
     s = parse_date(start, "--start") if start else None
     e = parse_date(end, "--end") if end else None
-    with opened(data, workspace) as ds:
+    with working("reading comments and fitting themes..."), opened(data, workspace) as ds:
         res = analyze_feedback(ds, period, by, themes, s, e)
     if fmt == "json":
         _dump(res.to_dict())
@@ -108,45 +132,77 @@ def feedback_cmd(
         + (f"; NPS {res.nps['nps']:.1f} over {res.nps['responses']:,} answers" if res.nps["nps"] is not None else ""),
         highlight=False,
     )
-    unthemed = int((res.comments["theme"] < 0).sum())
-    t = Table(title=f"themes ({res.n_themes_chosen})" + (f"; {unthemed:,} comment(s) without a theme" if unthemed
-                                                         else ""), show_lines=True)
-    # A score column per survey that any theme has answers of (NPS always: its impact is shown).
-    surveys = ["nps"] + [k for k in ("csat", "ces") if any(th.avg_score.get(k) is not None for th in res.themes)]
-    for col in ("#", "theme", "kind", "comments", "share", "sentiment",
-                *[f"avg {k.upper()}" for k in surveys], "NPS impact", "examples"):
-        t.add_column(col, justify="left" if col in ("theme", "kind", "examples") else "right")
-    for th in res.themes:
-        t.add_row(str(th.theme), escape(th.label), th.kind, f"{th.comments:,}", f"{100 * th.share:.0f}%",
-                  f"{th.avg_sentiment:+.2f}", *[_num(th.avg_score.get(k), ".1f") for k in surveys],
-                  _num(th.nps_impact, "+.1f"), "\n".join(f"“{_short(x)}”" for x in th.examples))
-    console.print(t)
+    width = terminal_width()
+    _themes_table(res, width)
     bp = res.by_period
     if not bp.empty:
         periods = sorted(bp["period"].unique())[-last:]
-        dims = ["group", "theme"] if by else ["theme"]
-        t = Table(title=f"comments per theme and {period}" + (f", per {by}" if by else "")
-                  + " (count, avg sentiment)")
-        if by:
-            t.add_column(str(by))
-        t.add_column("theme")
-        for p in periods:
-            t.add_column(p, justify="right")
-        labels = {th.theme: th.label for th in res.themes}
-        for key, part in bp[bp["period"].isin(periods)].groupby(dims, sort=True):
-            cells = {r.period: f"{r.comments} ({r.avg_sentiment:+.2f})" for r in part.itertuples()}
-            keys = key if isinstance(key, tuple) else (key,)
-            head = [escape(str(keys[0]))] if by else []
-            t.add_row(*head, f"{keys[-1]} {escape(labels[int(keys[-1])])}", *[cells.get(p, "") for p in periods])
-        console.print(t)
+        labels = {th.theme: f"{th.theme} {th.label}" for th in res.themes}
+        names = [labels[th.theme] for th in res.themes]
+        groups: list[str | None] = [*sorted({str(x) for x in bp["group"]})] if by else [None]
+        g = Grid(title=f"comments per theme and {period}" + (f", per {by}" if by else "")
+                 + " (count, avg sentiment)", name_header="theme", periods=periods, names=names, groups=groups,
+                 group_header=by)
+        for r in bp[bp["period"].isin(periods)].itertuples():
+            text = f"{r.comments} ({r.avg_sentiment:+.2f})"
+            g.cells[(labels[int(r.theme)], str(r.group) if by else None, str(r.period))] = (text, text)
+        # Theme words are the user's own text: escaped for Rich markup.
+        g.labels = {name: escape(name) for name in names}
+        print_tables(period_grid(g, width), width)
     if not res.outliers.empty:
-        t = Table(title=f"outliers ({len(res.outliers)}): score and comment disagree")
-        for col in ("kind", "account", "survey", "score", "sentiment", "day", "comment"):
-            t.add_column(col)
-        for r in res.outliers.head(10).itertuples():
-            t.add_row(str(r.outlier), escape(str(r.account_id)), str(r.survey), _num(r.score, ".0f"),
-                      f"{r.sentiment:+.2f}", str(r.day), _short(r.text, 80))
-        console.print(t)
+        _outliers(res.outliers, width)
+
+
+def _outliers(outliers: pd.DataFrame, width: int | None) -> None:
+    """Answers whose score and comment disagree: a table, or one paragraph each when the comment would be squeezed."""
+    title = (f"outliers ({len(outliers)}): score and comment disagree"
+             + (", first 10 shown (all in --format json)" if len(outliers) > 10 else ""))
+    rows = [[str(r.outlier), escape(str(r.account_id)), str(r.survey), _num(r.score, ".0f"),
+             f"{r.sentiment:+.2f}", str(r.day), _short(r.text, 80)] for r in outliers.head(10).itertuples()]
+    cols = [Col("kind"), Col("account", "key"), Col("survey", "key"), Col("score", "num"),
+            Col("sentiment", "num"), Col("day", "key"), Col("comment")]
+    bare = make_table(title, cols[:-1], [r[:-1] for r in rows])
+    if width is None or width - natural_width(bare) >= 33:
+        _show(make_table(title, cols, rows))
+        return
+    console.print(f"[bold]{title}[/]")
+    for kind, account, survey, score, sentiment, day, comment in rows:
+        console.print(f"{account} {survey} {score}, sentiment {sentiment}, {day}: {kind}", highlight=False)
+        console.print(f"    “{comment}”", highlight=False)
+
+
+def _themes_table(res: Any, width: int | None) -> None:
+    """The themes with their figures; examples in a column when there is room, else listed below."""
+    unthemed = int((res.comments["theme"] < 0).sum())
+    title = f"themes ({res.n_themes_chosen})" + (f"; {unthemed:,} comment(s) without a theme" if unthemed else "")
+    # A score column per survey that any theme has answers of (NPS always: its impact is shown).
+    surveys = ["nps"] + [k for k in ("csat", "ces") if any(th.avg_score.get(k) is not None for th in res.themes)]
+    cols = [Col("#", "num"), Col("theme"), Col("kind", "key"), Col("comments", "num"), Col("share", "num"),
+            Col("sentiment", "num"), *[Col(f"avg {k.upper()}", "num") for k in surveys], Col("NPS impact", "num")]
+    rows = [[str(th.theme), escape(th.label), th.kind, f"{th.comments:,}", f"{100 * th.share:.0f}%",
+             f"{th.avg_sentiment:+.2f}", *[_num(th.avg_score.get(k), ".1f") for k in surveys],
+             _num(th.nps_impact, "+.1f")] for th in res.themes]
+    examples = ["\n".join(f"“{_short(x)}”" for x in th.examples) for th in res.themes]
+    bare = make_table(title, cols, rows)
+    # Examples beside the figures only when they get 40 columns or more; else below, one theme at a time.
+    if width is None or width - natural_width(bare) >= 43:
+        _show(make_table(title, [*cols, Col("examples")], [[*r, x] for r, x in zip(rows, examples, strict=True)],
+                         show_lines=True))
+        return
+    if fits(bare, width):
+        _show(bare)
+        console.print("[bold]examples[/] (in full: --format json)")
+    else:  # too narrow for ten columns: one paragraph per theme
+        console.print(f"[bold]{title}[/]")
+    for th, r, x in zip(res.themes, rows, examples, strict=True):
+        if fits(bare, width):
+            console.print(f"  [bold]{th.theme} {escape(th.label)}[/]")
+        else:
+            scores = ", ".join(f"avg {k.upper()} {v}" for k, v in zip(surveys, r[6:-1], strict=True))
+            console.print(f"[bold]{th.theme} {escape(th.label)}[/] ({th.kind}): {r[3]} comments ({r[4]}), "
+                          f"sentiment {r[5]}, {scores}, NPS impact {r[-1]}", highlight=False)
+        for line in x.split("\n") if x else []:
+            console.print(f"    {line}", highlight=False)
 
 
 # ----------------------------------------------------------------------------- survival
@@ -173,7 +229,7 @@ def survival_cmd(
 
     _check_format(fmt)
     day = parse_date(as_of, "--as-of") if as_of else None
-    with opened(data, workspace) as ds:
+    with working("fitting survival curves..."), opened(data, workspace) as ds:
         res = kaplan_meier(ds, by, day, period)
     if plot is not None:
         plot_curves(res, plot)
@@ -183,23 +239,23 @@ def survival_cmd(
         return
     from csmetrics.models.survival import CHECKPOINTS
 
-    t = Table(title=f"customer survival as of {res.as_of}" + (f", by {by}" if by else "") + " (months)")
-    t.add_column("group")
-    t.add_column("customers", justify="right")
-    t.add_column("churned", justify="right")
-    t.add_column("median", justify="right")
-    t.add_column("95% CI", justify="right")
-    for m in CHECKPOINTS:
-        t.add_column(f"S({m})", justify="right")
     def pct(v: float | None) -> str:
         return "-" if v is None else f"{100 * v:.0f}%"
 
-    for c in res.curves:
-        ci = _interval(c.median_lower, c.median_upper, ".1f")
-        t.add_row("all" if c.group is None else escape(c.group), f"{c.customers:,}", f"{c.churned:,}",
-                  _num(c.median_months, ".1f", "not reached"), ci,
-                  *[pct(c.at.get(m)) for m in CHECKPOINTS])
-    console.print(t)
+    def build(compact: bool) -> Table:
+        never = "n.r." if compact else "not reached"
+        cols = [Col("group", "key"), Col("customers", "num"), Col("churned", "num"), Col("median", "num"),
+                Col("95% CI", "num"), *[Col(f"S({m})", "num") for m in CHECKPOINTS]]
+        rows = [["all" if c.group is None else escape(c.group), f"{c.customers:,}", f"{c.churned:,}",
+                 _num(c.median_months, ".1f", never), _interval(c.median_lower, c.median_upper, ".1f", never),
+                 *[pct(c.at.get(m)) for m in CHECKPOINTS]] for c in res.curves]
+        return make_table(f"customer survival as of {res.as_of}" + (f", by {by}" if by else "") + " (months)",
+                          cols, rows)
+
+    _show(fit_table(build, terminal_width()))
+    if any(c.median_months is None or c.median_upper is None for c in res.curves):
+        console.print("[dim]not reached (n.r.): fewer than half the customers have churned, so the median "
+                      "(or its bound) is not known yet.[/]")
 
 
 # ----------------------------------------------------------------------------- clv
@@ -245,7 +301,7 @@ def clv_cmd(
     from csmetrics.models.clv import fit_clv
 
     kind_list = [k.strip() for k in kinds.split(",") if k.strip()] if kinds else None
-    with opened(data, workspace) as ds:
+    with working("fitting BG/NBD and Gamma-Gamma..."), opened(data, workspace) as ds:
         res = fit_clv(ds, horizon, day, unit, kind_list, discount_rate)
     if fmt == "json":
         _dump(res.to_dict())
@@ -257,25 +313,24 @@ def clv_cmd(
             continue
         console.print(f"[bold]{title}[/]: {fit.n:,} customers, log-likelihood {fit.log_likelihood:,.2f}"
                       + ("" if fit.converged else " (not converged)"), highlight=False)
-        t = Table()
-        t.add_column("parameter")
-        t.add_column("estimate", justify="right")
-        t.add_column("std. error", justify="right")
-        for k, v in fit.params.items():
-            t.add_row(k, f"{v:.4f}", _num(fit.standard_errors.get(k), ".4f"))
-        console.print(t)
+        _show(make_table(None, [Col("parameter", "key"), Col("estimate", "num"), Col("std. error", "num")],
+                         [[k, _num(v, ".4f"), _num(fit.standard_errors.get(k), ".4f")]
+                          for k, v in fit.params.items()]))
     preds = res.predictions.sort_values(["clv", "account_id"], ascending=[False, True])
     shown = preds if limit == 0 else preds.head(limit)
-    t = Table(title=f"{len(preds):,} accounts as of {res.as_of}, next {res.horizon_months:g} months"
-              + (f" (top {len(shown)} by CLV)" if len(shown) < len(preds) else "")
-              + f"; times in {res.unit}s")
-    for col in ("account", "x", "t_x", "T", "avg spend", "P(alive)", "E\\[purchases]", "E\\[spend]", "CLV"):
-        t.add_column(col, justify="left" if col == "account" else "right")
-    for r in shown.itertuples():
-        t.add_row(escape(str(r.account_id)), str(r.frequency), f"{r.recency:.1f}", f"{r.T:.1f}",
-                  _num(r.monetary_value), f"{r.p_alive:.2f}", f"{r.expected_purchases:.2f}",
-                  _num(r.expected_value), _num(r.clv))
-    console.print(t)
+    title = (f"{len(preds):,} accounts as of {res.as_of}, next {res.horizon_months:g} months"
+             + (f" (top {len(shown)} by CLV)" if len(shown) < len(preds) else "") + f"; times in {res.unit}s")
+    cols = [Col("account", "key"), Col("x", "num"), Col("t_x", "num"), Col("T", "num"), Col("avg spend", "num"),
+            Col("P(alive)", "num"), Col("exp. purchases", "num"), Col("exp. spend", "num"), Col("CLV", "num")]
+
+    def build(compact: bool) -> Table:  # compact: money without cents, 10k and up as 12.3k
+        money = (lambda v: compact_value(v, "currency")) if compact else _num
+        rows = [[escape(str(r.account_id)), str(r.frequency), f"{r.recency:.1f}", f"{r.T:.1f}",
+                 money(r.monetary_value), f"{r.p_alive:.2f}", f"{r.expected_purchases:.2f}",
+                 money(r.expected_value), money(r.clv)] for r in shown.itertuples()]
+        return make_table(title, cols, rows)
+
+    _show(fit_table(build, terminal_width()))
     console.print(f"total expected value of these {len(preds):,} accounts: [bold]{preds['clv'].sum():,.2f}[/]",
                   highlight=False)
 
@@ -284,19 +339,26 @@ def _subscription_clv(data: Path | None, workspace: Path | None, by: str | None,
                       fmt: str) -> None:
     from csmetrics.models.clv import default_as_of, subscription_clv
 
-    with opened(data, workspace) as ds:
+    with working("computing subscription CLV..."), opened(data, workspace) as ds:
         as_of = day or default_as_of(ds)
         df = subscription_clv(ds, by, as_of, lifetime)
     if fmt == "json":
-        rows = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()}
-                for r in df.astype(object).where(pd.notna(df), None).to_dict(orient="records")]
+        rows = df.astype(object).where(pd.notna(df), None).to_dict(orient="records")
         _dump({"model": "subscription", "lifetime": lifetime, "as_of": as_of.isoformat(), "by": by, "groups": rows})
         return
-    t = Table(title=f"subscription CLV as of {as_of}: ARPA x gross margin x {lifetime} lifetime")
-    for col in ("group", "customers", "ARPA", "lifetime (months)", "CLV", "CLV 95% CI"):
-        t.add_column(col, justify="left" if col == "group" else "right")
-    for r in df.itertuples():
-        name = "all" if r.group is None or r.group != r.group else escape(str(r.group))
-        t.add_row(name, f"{r.customers:,}", _num(r.arpa), _num(r.lifetime_months, ".1f", "not reached"), _num(r.clv),
-                  _interval(r.clv_lower, r.clv_upper, ",.2f"))
-    console.print(t)
+    def build(compact: bool) -> Table:
+        money = (lambda v: compact_value(v, "currency")) if compact else _num
+        never = "n.r." if compact else "not reached"
+        cols = [Col("group", "key"), Col("customers", "num"), Col("ARPA", "num"), Col("lifetime (months)", "num"),
+                Col("CLV", "num"), Col("CLV 95% CI", "num")]
+        out = []
+        for r in df.itertuples():
+            name = "all" if r.group is None or r.group != r.group else escape(str(r.group))
+            out.append([name, f"{r.customers:,}", money(r.arpa), _num(r.lifetime_months, ".1f", never),
+                        money(r.clv), _interval(r.clv_lower, r.clv_upper, money, never)])
+        return make_table(f"subscription CLV as of {as_of}: ARPA x gross margin x {lifetime} lifetime", cols, out)
+
+    _show(fit_table(build, terminal_width()))
+    if df["lifetime_months"].isna().any() or df["clv_upper"].isna().any():
+        console.print("[dim]not reached (n.r.): fewer than half the customers have churned, so the lifetime "
+                      "(or a bound) is not known yet.[/]")

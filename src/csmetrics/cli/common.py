@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 
+from csmetrics.report.formats import dumps_finite
 from csmetrics.schema.errors import CsmetricsError, DataError
 
 console = Console()
@@ -54,3 +56,25 @@ def handle_errors(fn: F) -> F:
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def working(message: str) -> Iterator[Callable[[str], None]]:
+    """A spinner with ``message`` on stderr while the block runs, only when stderr is a terminal.
+
+    Never on stdout, so ``--format json`` and pipes stay clean. Yields a function that
+    changes the message (for steps of a long run).
+    """
+    if not err.is_terminal:
+        yield lambda _msg: None
+        return
+    with err.status(message) as status:
+        yield lambda msg: status.update(msg)
+
+
+def print_json(obj: Any, **kwargs: Any) -> None:
+    """``obj`` as JSON on stdout; NaN and infinities are written as null with a note on stderr naming them."""
+    text, note = dumps_finite(obj, default=str, **kwargs)
+    print(text)
+    if note:
+        err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
