@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import json
 import math
 import sys
 from pathlib import Path
@@ -20,12 +19,14 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from csmetrics.cli.common import DataOpt, WorkspaceOpt, console, handle_errors
+from csmetrics.cli.common import DataOpt, WorkspaceOpt, console, err, handle_errors, print_json, working
+from csmetrics.cli.render import Col, fit_table, make_table, print_tables, terminal_width
 from csmetrics.io.dataset import Dataset, opened
 from csmetrics.models.health.records import ACCOUNT_ATTRS, account_record, csv_rows, json_records
 from csmetrics.models.health.records import number as _num
 from csmetrics.models.health.records import round_number as _r
 from csmetrics.periods import check_grain, parse_date
+from csmetrics.report.formats import compact_value
 from csmetrics.schema.errors import UsageError
 
 __all__ = ["account_record", "accounts_cmd", "health_app", "register"]  # account_record: for older importers
@@ -93,9 +94,15 @@ def _change(v: Any) -> str:
     return f"[red]{f:+.0f}[/]" if f <= -5 else f"[green]{f:+.0f}[/]" if f >= 5 else f"{f:+.0f}"
 
 
-def _money(v: Any) -> str:
+def _money(v: Any, compact: bool = False) -> str:
     f = _num(v)
+    if compact:
+        return compact_value(f, "currency")
     return "-" if f is None else f"{f:,.2f}"
+
+
+def _show(*tables: Table) -> None:
+    print_tables(tables, terminal_width())
 
 
 def _score(v: Any) -> str:
@@ -136,7 +143,7 @@ def accounts_cmd(
     _check_format(fmt)
     if color is not None and color not in COLOR_STYLE:
         raise UsageError(f"--color {color!r}: expected green, yellow or red")
-    with opened(data, workspace) as ds:
+    with working("scoring accounts..."), opened(data, workspace) as ds:
         df, cfg = _scored(ds, as_of, health_config)
     if color is not None:
         df = df[df["health_color"] == color]
@@ -146,19 +153,29 @@ def accounts_cmd(
     df = df.sort_values(["active", "health_score", "mrr"], ascending=[False, True, False], kind="stable")
     shown = df if limit == 0 else df.head(limit)
     day = df["as_of"].iloc[0] if len(df) else "-"
-    t = Table(title=f"account health as of {day} ({len(df)} accounts"
-                    + (f", {len(shown)} riskiest shown" if len(shown) < len(df) else "") + ")")
-    for col, just in (("account", "left"), ("name", "left"), ("segment", "left"), ("csm", "left"),
-                      ("mrr", "right"), ("score", "right"), ("30 d", "right"), ("colour", "left"),
-                      ("main drag", "left")):
-        t.add_column(col, justify=just)  # type: ignore[arg-type]
-    for _, r in shown.iterrows():
-        flag = " [dim](thin data)[/]" if r["thin_data"] else ""
-        t.add_row(escape(str(r["account_id"])), escape(str(r.get("name") or "")), escape(str(r.get("segment") or "")),
-                  escape(str(r.get("csm") or "")), _money(r["mrr"]), _score(r["health_score"]),
-                  _change(r.get("health_change")), _color(r["health_color"]) + flag,
-                  escape(str(r["main_drag"] or "")))
-    console.print(t)
+    title = (f"account health as of {day} ({len(df)} accounts"
+             + (f", {len(shown)} riskiest shown" if len(shown) < len(df) else "") + ")")
+
+    def build(compact: bool) -> Table:
+        # Compact: name and CSM share a cell, money drops its cents, thin data is a "*".
+        cols = [Col("account", "key"), *([Col("name / csm")] if compact else [Col("name"), Col("segment", "key"),
+                                                                               Col("csm")]),
+                *([Col("segment", "key")] if compact else []), Col("mrr", "num"), Col("score", "num"),
+                Col("30d", "num"), Col("colour", "key"), Col("main drag")]
+        rows = []
+        for _, r in shown.iterrows():
+            name, seg, csm = (escape(str(r.get(k) or "")) for k in ("name", "segment", "csm"))
+            flag = "[dim]*[/]" if compact else " [dim](thin data)[/]"
+            head = [name + (f"\n[dim]{csm}[/]" if csm else ""), seg] if compact else [name, seg, csm]
+            rows.append([escape(str(r["account_id"])), *head, _money(r["mrr"], compact), _score(r["health_score"]),
+                         _change(r.get("health_change")), _color(r["health_color"]) + (flag if r["thin_data"] else ""),
+                         escape(str(r["main_drag"] or ""))])
+        return make_table(title, cols, rows)
+
+    t = fit_table(build, terminal_width())
+    _show(t)
+    if len(t.columns) == 8 and shown["thin_data"].any():
+        console.print("[dim]*: thin data (some signals unknown; see --format json)[/]")
 
 
 # -- health -------------------------------------------------------------------------------------
@@ -183,7 +200,7 @@ def health_cmd(
     if ctx.invoked_subcommand is not None:
         return
     _check_format(fmt)
-    with opened(data, workspace) as ds:
+    with working("scoring accounts..."), opened(data, workspace) as ds:
         df, cfg = _scored(ds, as_of, health_config)
     day = df["as_of"].iloc[0] if len(df) else "-"
     df = df[df["active"]]
@@ -196,21 +213,27 @@ def health_cmd(
             _emit(red, cfg, fmt)
             return
         total = red["mrr"].sum()
-        t = Table(title=f"accounts at risk (red) as of {day}: {len(red)}, MRR at stake {_money(total)}")
-        for col, just in (("account", "left"), ("name", "left"), ("csm", "left"), ("segment", "left"),
-                          ("mrr", "right"), ("score", "right"), ("reasons", "left")):
-            t.add_column(col, justify=just)  # type: ignore[arg-type]
-        for _, r in red.iterrows():
-            reasons = "; ".join(r["reasons"]) or (r["main_drag"] or "")
-            if r["thin_data"]:
-                reasons += " (thin data: " + ", ".join(r["missing"]) + " unknown)"
-            t.add_row(escape(str(r["account_id"])), escape(str(r.get("name") or "")), escape(str(r.get("csm") or "")),
-                      escape(str(r.get("segment") or "")), _money(r["mrr"]), _score(r["health_score"]), escape(reasons))
-        console.print(t)
+        title = f"accounts at risk (red) as of {day}: {len(red)}, MRR at stake {_money(total)}"
+
+        def build(compact: bool) -> Table:
+            cols = [Col("account", "key"), *([Col("name / csm")] if compact else [Col("name"), Col("csm")]),
+                    Col("segment", "key"), Col("mrr", "num"), Col("score", "num"), Col("reasons")]
+            rows = []
+            for _, r in red.iterrows():
+                reasons = "; ".join(r["reasons"]) or (r["main_drag"] or "")
+                if r["thin_data"]:
+                    reasons += " (thin data: " + ", ".join(r["missing"]) + " unknown)"
+                name, csm = escape(str(r.get("name") or "")), escape(str(r.get("csm") or ""))
+                head = [name + (f"\n[dim]{csm}[/]" if csm else "")] if compact else [name, csm]
+                rows.append([escape(str(r["account_id"])), *head, escape(str(r.get("segment") or "")),
+                             _money(r["mrr"], compact), _score(r["health_score"]), escape(reasons)])
+            return make_table(title, cols, rows)
+
+        _show(fit_table(build, terminal_width()))
         return
     summary = _mix(df, day)
     if fmt == "json":
-        print(json.dumps(summary, default=str))
+        print_json(summary)
         return
     if fmt == "csv":
         buf = io.StringIO()
@@ -221,15 +244,17 @@ def health_cmd(
                         s["thin_data"], s["mrr_red"]])
         print(buf.getvalue(), end="")
         return
-    t = Table(title=f"health of paying accounts as of {summary['as_of']} (model: {cfg.source}, "
-                    f"segments by {cfg.segment_by})")
-    for col in ("segment", "accounts", "avg score", "green", "yellow", "red", "thin data", "MRR in red"):
-        t.add_column(col, justify="left" if col == "segment" else "right")
-    for s in summary["segments"]:
-        t.add_row(escape(str(s["segment"])), str(s["accounts"]), _score(s["avg_score"]), str(s["green"]),
-                  str(s["yellow"]), str(s["red"]), str(s["thin_data"]), _money(s["mrr_red"]),
-                  style="bold" if s["segment"] == "all" else None)
-    console.print(t)
+    def build_mix(compact: bool) -> Table:
+        cols = [Col("segment", "key"), *[Col(c, "num") for c in ("accounts", "avg score", "green", "yellow", "red",
+                                                                  "thin data", "MRR in red")]]
+        rows = [[escape(str(s["segment"])), f"{s['accounts']:,}", _score(s["avg_score"]), f"{s['green']:,}",
+                 f"{s['yellow']:,}", f"{s['red']:,}", f"{s['thin_data']:,}", _money(s["mrr_red"], compact)]
+                for s in summary["segments"]]
+        return make_table(f"health of paying accounts as of {summary['as_of']} (model: {cfg.source}, "
+                          f"segments by {cfg.segment_by})", cols, rows,
+                          styles=["bold" if s["segment"] == "all" else None for s in summary["segments"]])
+
+    _show(fit_table(build_mix, terminal_width()))
     console.print("[dim]`csmetrics health --at-risk` lists the red accounts with their reasons.[/]")
 
 
@@ -267,7 +292,7 @@ def history_cmd(
 
     _check_format(fmt, ("table", "json"))
     check_grain(period)
-    with opened(data, workspace) as ds:
+    with working("scoring each period end..."), opened(data, workspace) as ds:
         cfg = config_for(ds.source, health_config)
         end = last_data_day(ds)
         days: list[dt.date] = []
@@ -295,17 +320,14 @@ def history_cmd(
                          "changed": prev is not None and c != prev, "main_drag": r["main_drag"]})
             prev = c
         if fmt == "json":
-            print(json.dumps({"account_id": account, "history": rows}, default=str))
+            print_json({"account_id": account, "history": rows})
             return
-        t = Table(title=f"health history of {escape(account)}")
-        for col in ("as of", "mrr", "score", "colour", "main drag"):
-            t.add_column(col, justify="right" if col in ("mrr", "score") else "left")
-        for r in rows:
-            mark = " [bold]<- changed[/]" if r["changed"] else ""
-            t.add_row(r["as_of"], _money(r["mrr"]), _score(r["health_score"]),
-                      (_color(r["health_color"]) if r["active"] else "[dim]not paying[/]") + mark,
-                      escape(str(r["main_drag"] or "")))
-        console.print(t)
+        cols = [Col("as of", "key"), Col("mrr", "num"), Col("score", "num"), Col("colour", "key"), Col("main drag")]
+        table_rows = [[r["as_of"], _money(r["mrr"]), _score(r["health_score"]),
+                       (_color(r["health_color"]) if r["active"] else "[dim]not paying[/]")
+                       + (" [bold]<- changed[/]" if r["changed"] else ""), escape(str(r["main_drag"] or ""))]
+                      for r in rows]
+        _show(make_table(f"health history of {escape(account)}", cols, table_rows))
         return
     act = hist[hist["active"]]
     out = []
@@ -325,15 +347,14 @@ def history_cmd(
         out[[o["as_of"] for o in out].index(str(cols[i]))].update(
             improved=int((rb > ra).sum()), worsened=int((rb < ra).sum()))
     if fmt == "json":
-        print(json.dumps(out, default=str))
+        print_json(out)
         return
-    t = Table(title=f"health of paying accounts at each {period} end")
-    for col in ("as of", "accounts", "avg score", "green", "yellow", "red", "improved", "worsened"):
-        t.add_column(col, justify="left" if col == "as of" else "right")
-    for o in out:
-        t.add_row(str(o["as_of"]), str(o["accounts"]), _score(o["avg_score"]), str(o["green"]), str(o["yellow"]),
-                  str(o["red"]), str(o.get("improved", "-")), str(o.get("worsened", "-")))
-    console.print(t)
+    cols = [Col("as of", "key"), *[Col(c, "num") for c in ("accounts", "avg score", "green", "yellow", "red",
+                                                            "improved", "worsened")]]
+    _show(make_table(f"health of paying accounts at each {period} end", cols,
+                     [[str(o["as_of"]), f"{o['accounts']:,}", _score(o["avg_score"]), f"{o['green']:,}",
+                       f"{o['yellow']:,}", f"{o['red']:,}", str(o.get("improved", "-")), str(o.get("worsened", "-"))]
+                      for o in out]))
 
 
 # -- backtest -----------------------------------------------------------------------------------
@@ -381,12 +402,12 @@ def backtest_cmd(
     with opened(data, workspace) as ds:
         cfg = config_for(ds.source, health_config)
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                      console=console if fmt == "table" else _quiet(), transient=True) as prog:
+                      console=err if err.is_terminal else _quiet(), transient=True) as prog:
             task = prog.add_task("backtest", total=None)
             bt = backtest(ds, cfg, days, period, s, e, suggest,
                           progress=lambda msg: prog.update(task, description=msg))
     if fmt == "json":
-        print(json.dumps(bt.to_dict(), default=str, allow_nan=False))
+        print_json(bt.to_dict())
         return
     _render_backtest(bt)
 

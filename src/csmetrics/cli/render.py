@@ -38,6 +38,8 @@ Kind = Literal["num", "key", "text"]
 Layout = Literal["auto", "wide", "transpose"]
 
 _HUGE = 100_000
+# A text column (names, reasons) squeezed below this many columns reads as a ladder of words.
+TEXT_MIN = 20
 
 
 def terminal_width() -> int | None:
@@ -76,11 +78,15 @@ def make_table(title: str | None, cols: Sequence[Col], rows: Iterable[Sequence[s
     spaces (or at explicit newlines); text columns wrap to what is left.
     """
     rows = [list(r) for r in rows]
-    t = Table(title=title, show_lines=show_lines)
+    t = _Table(title=title, show_lines=show_lines)
     for i, c in enumerate(cols):
         justify = c.justify or ("right" if c.kind == "num" else "left")
         if c.kind == "text":
             t.add_column(c.header, justify=justify, style=c.style, overflow="fold")
+            texts = [x if isinstance(x, Text) else Text.from_markup(x) for x in (r[i] for r in rows)]
+            longest_word = max((Text(w).cell_len for x in texts for w in x.plain.split()), default=0)
+            natural = max((_cell_width(x) for x in texts), default=0)
+            t.text_room += max(0, min(natural, TEXT_MIN) - longest_word)
             continue
         words = [w for line in c.header.split("\n") for w in line.split()]
         width = max([_cell_width(r[i]) for r in rows] + [Text(w).cell_len for w in words] + [1])
@@ -111,17 +117,26 @@ def fit_table(build: Callable[[bool], Table], width: int | None) -> Table:
     return t if fits(t, width) else light(t)
 
 
+class _Table(Table):
+    """A table that knows how much more than their longest word its text columns want (see :func:`fits`)."""
+
+    text_room: int = 0
+
+
 def natural_width(table: Table) -> int:
     """Columns the table takes when nothing limits it."""
     return Console(width=_HUGE).measure(table).maximum
 
 
 def fits(table: Table, width: int | None) -> bool:
-    """Whether ``table`` fits in ``width`` columns with no text column squeezed below its longest word."""
+    """Whether ``table`` fits in ``width`` columns with every text column at least ``TEXT_MIN`` wide.
+
+    (Or as wide as its widest cell, if narrower; and never below its longest word.)
+    """
     if width is None:
         return True
     m = Console(width=_HUGE).measure(table)
-    return m.minimum <= width
+    return m.minimum + getattr(table, "text_room", 0) <= width
 
 
 def print_tables(tables: Sequence[RenderableType], width: int | None) -> None:
