@@ -155,9 +155,20 @@ def test_sqlish_filter_values_are_harmless(client: TestClient, store: Store, val
     pages = ["/", "/revenue", "/retention", "/customers", "/csms", "/feedback"] if value == SQLISH[0] else [
         "/customers", "/feedback"]
     for path in pages:
+        # Compared as a value, it matches no segment or CSM: a 400 that names it, escaped (not an empty
+        # report; see docs/web.md). Free text (search, sort, direction) is still just text.
         r = client.get(path, params={"segment": value, "q": value, "csm": value, "sort": value, "dir": value})
+        assert r.status_code == 400, (path, r.text[:500])
+        assert f"unknown segment {escape(repr(value))}" in r.text
+        assert value not in r.text or value == str(escape(value))
+        r = client.get(path, params={"q": value, "sort": value, "dir": value})
         assert r.status_code == 200, (path, r.text[:500])
-    assert client.get("/api/v1/accounts", params={"segment": value, "csm": value}).json() == []
+    r = client.get("/customers", params={"csm": value})
+    assert r.status_code == 400 and f"unknown csm {escape(repr(value))}" in r.text
+    for params in ({"segment": value}, {"csm": value}):
+        r = client.get("/api/v1/accounts", params=params)
+        assert r.status_code == 400 and r.headers["content-type"].startswith("application/json")
+        assert r.json()["detail"].startswith(f"unknown {next(iter(params))} {value!r}: expected one of ")
     assert client.get("/api/v1/accounts/" + value).status_code == 404
     assert client.get("/api/v1/metrics", params={"by": value}).status_code == 400
     assert client.get("/api/v1/metrics", params={"metrics": value}).status_code == 400

@@ -136,13 +136,17 @@ def _as_of(store: Store, text: str | None) -> dt.date:
 def get_accounts(
     request: Request,
     as_of: Annotated[str | None, Query(description=AS_OF)] = None,
-    segment: Annotated[str | None, Query(max_length=200)] = None,
-    csm: Annotated[str | None, Query(max_length=200)] = None,
+    segment: Annotated[str | None, Query(max_length=200, description="Only this segment (400 if no account has it).")
+                       ] = None,
+    csm: Annotated[str | None, Query(max_length=200, description="Only this CSM's accounts (400 if none has it).")
+                   ] = None,
 ) -> list[dict[str, Any]]:
     """Every account: the objects of `csmetrics accounts --format json` (MRR, health score, colour and the
     components behind it) for the same `as_of` (default: the last day with recorded activity). Without the
     health model: the account's columns and its MRR on `as_of`."""
     store = _store(request)
+    data.check_segment(store, segment)
+    data.check_csm(store, csm)
     day = _as_of(store, as_of)
     records = data.account_records(store, day)
     if records is not None:

@@ -424,6 +424,52 @@ def _plain(v: Any) -> Any:
     return v
 
 
+def _shown(value: str, limit: int = 80) -> str:
+    """A user's value for an error message: repr'd, and cut so a huge value is not echoed back whole."""
+    return repr(value if len(value) <= limit else value[:limit] + "...")
+
+
+def check_value(name: str, value: str | None, valid: list[str]) -> None:
+    """Refuse a filter value that matches nothing (an error, not an empty report), naming the valid ones."""
+    if value is None or value in valid:
+        return
+    if not valid:
+        msg = f"unknown {name} {_shown(value)}: the accounts have no {name} values"
+    else:
+        listed = ", ".join(valid[:30]) + (f" and {len(valid) - 30} more" if len(valid) > 30 else "")
+        msg = f"unknown {name} {_shown(value)}: expected one of {listed}"
+    raise UsageError(msg)
+
+
+def check_segment(store: Store, segment: str | None) -> None:
+    """Refuse a segment that no account has (the accounts' ``segment`` column)."""
+    if segment is not None and "segment" not in store.ds.account_columns:
+        raise UsageError("the accounts table has no segment column")
+    check_value("segment", segment, segments(store))
+
+
+def check_csm(store: Store, csm: str | None) -> None:
+    """Refuse a CSM that no account has (the accounts' ``csm`` column)."""
+    if csm is not None and "csm" not in store.ds.account_columns:
+        raise UsageError("the accounts table has no csm column")
+    check_value("csm", csm, csms(store))
+
+
+def csms(store: Store) -> list[str]:
+    """The distinct values of the accounts' ``csm`` column, sorted."""
+
+    def build() -> list[str]:
+        ds = store.ds
+        if "csm" not in ds.account_columns:
+            return []
+        acc = ds.table("accounts")
+        s = acc.select("csm").filter(acc.csm.notnull()).distinct().order_by("csm")
+        with store.reading():
+            return [str(x) for x in ds.backend.execute(s)["csm"]]
+
+    return store.cached("csms", build)
+
+
 def segments(store: Store) -> list[str]:
     def build() -> list[str]:
         ds = store.ds

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from csmetrics.registry import REGISTRY, load_all
+from csmetrics.schema.errors import UsageError
 from csmetrics.web import charts, data
 from csmetrics.web.app import COOKIE, require_reader, today
 from csmetrics.web.data import Filters
@@ -44,8 +45,11 @@ def _store(request: Request) -> Store:
 
 
 def _filters(request: Request) -> Filters:
+    """The shared filters of the query string; an unknown segment is a 400 naming the valid ones."""
     q = request.query_params
-    return Filters.parse(q.get("period"), q.get("start"), q.get("end"), q.get("segment"))
+    f = Filters.parse(q.get("period"), q.get("start"), q.get("end"), q.get("segment"))
+    data.check_segment(_store(request), f.segment)
+    return f
 
 
 def render(request: Request, template: str, f: Filters | None, **ctx: Any) -> HTMLResponse:
@@ -124,7 +128,11 @@ def revenue_context(store: Store, f: Filters, bridge: str | None) -> dict[str, A
     labels = s.labels
     # Default bridge: the latest period with any MRR movement (a period just begun often has none).
     moved = [k for k in range(len(labels)) if any(s.values(m)[k] for _, m in MOVES)]
-    pick = bridge if bridge in labels else labels[moved[-1] if moved else -1]
+    if bridge and bridge not in labels:
+        msg = (f"bridge {bridge[:40]!r} is not a {f.period} of the range shown ({labels[0]} to {labels[-1]}): "
+               "choose one of those, or change the range to include it")
+        raise UsageError(msg)
+    pick = bridge or labels[moved[-1] if moved else -1]
     i = labels.index(pick)
     steps = {}
     for name, m in MOVES:
@@ -194,9 +202,12 @@ def customers(
 ) -> HTMLResponse:
     store = _store(request)
     f = _filters(request)
+    csm, health = csm or None, health or None  # the form's "all" sends an empty value
+    data.check_csm(store, csm)
     ps = data.periods(store, f)
     day = data.as_of(store, ps)
     df = data.accounts_frame(store, day, f.segment)
+    data.check_value("health colour", health, list(HEALTH) if "health_color" in df.columns else [])
     csms = sorted({str(x) for x in df["csm"].dropna()}) if "csm" in df.columns else []
     if csm and "csm" in df.columns:
         df = df[df["csm"] == csm]

@@ -13,7 +13,7 @@ from markupsafe import Markup
 
 from csmetrics import clock
 from csmetrics.web.app import PLOTLY_JS, WEB, templates
-from csmetrics.web.data import Filters
+from csmetrics.web.data import Filters, check_segment
 from csmetrics.web.pages import overview_context, retention_context, revenue_context
 from csmetrics.web.store import Store
 
@@ -26,6 +26,7 @@ def _script(text: str) -> Markup:
 def render_report(store: Store, f: Filters | None = None) -> str:
     """The report as one HTML string."""
     f = f or Filters()
+    check_segment(store, f.segment)  # an unknown segment is an error, not an all-zero report
     env = templates().env
     units = {}
     from csmetrics.registry import load_all
