@@ -8,6 +8,7 @@ accounts that churned, with their MRR at the start and end).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -65,6 +66,8 @@ class Explanation:
     subscriptions: pd.DataFrame = field(default_factory=pd.DataFrame)
     """For MRR metrics: the subscription rows of those accounts in force at the start or end of the
     period, with any extra columns (a source's ids, e.g. Stripe's ``stripe_lines``)."""
+    column_labels: dict[str, str] = field(default_factory=dict)
+    """Words for terse row columns, as the definition says them: ``m0`` -> "MRR at start (day before P: ...)"."""
 
     def to_dict(self) -> dict[str, Any]:
         rows = self.rows.astype(object).where(self.rows.notna(), None)
@@ -79,6 +82,8 @@ class Explanation:
             "rows_label": self.rows_label,
             "rows": [{k: _jsonable(v) for k, v in r.items()} for r in rows.to_dict("records")],
         }
+        if self.column_labels:
+            out["column_labels"] = dict(self.column_labels)
         if len(self.subscriptions):
             subs = self.subscriptions.astype(object).where(self.subscriptions.notna(), None)
             out["subscriptions"] = [{k: _jsonable(v) for k, v in r.items()} for r in subs.to_dict("records")]
@@ -207,7 +212,28 @@ def explain(ds: Dataset, metric: str, period: str, group: str | None = None, by:
         rows_label=label,
         rows=detail,
         subscriptions=subs,
+        column_labels=_column_labels(metric, p.first, p.last),
     )
+
+
+def _column_labels(metric: str, first: Any, last: Any) -> dict[str, str]:
+    """The account-state columns named as the definitions name them, with this period's days."""
+    if metric not in _STATE_ROWS:
+        return {}
+    before = pd.Timestamp(first) - pd.Timedelta(days=1)
+    return {"m0": f"MRR at start (day before P: {before:%Y-%m-%d})",
+            "m1": f"MRR at end (last day of P: {pd.Timestamp(last):%Y-%m-%d})"}
+
+
+_SEED = re.compile(r"\(seed: ([^)]*)\)")
+
+
+def labelled_definition(definition: str) -> str:
+    """The definition with its "(seed: 64 / 1000 = 6.4%)" marked as the seed article's worked example.
+
+    Shown next to this period's value, a bare "(seed: ...)" reads like this period's figures.
+    """
+    return _SEED.sub(r"(worked example from the seed article, not this period's data: \1)", definition)
 
 
 def _subscription_rows(ds: Dataset, first: Any, last: Any, accounts: list[str]) -> pd.DataFrame:

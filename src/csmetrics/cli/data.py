@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from csmetrics.cli.common import console, handle_errors
+from csmetrics.cli.common import console, handle_errors, working
 from csmetrics.io.dataset import DEFAULT_WORKSPACE, ingest
 
 
@@ -29,7 +29,7 @@ def ingest_cmd(
     On any defect nothing is written and the exit code is 2. Re-ingesting the
     same files changes nothing (keys are upserted). See docs/data-contract.md.
     """
-    with console.status("validating and ingesting..."):
+    with working("validating and ingesting..."):
         counts = ingest(data, workspace)
     t = Table(title=f"ingested {data} into {workspace}")
     t.add_column("table")

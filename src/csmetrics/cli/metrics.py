@@ -11,7 +11,7 @@ import typer
 from rich.console import RenderableType
 from rich.table import Table
 
-from csmetrics.cli.common import DataOpt, WorkspaceOpt, console, err, handle_errors
+from csmetrics.cli.common import DataOpt, WorkspaceOpt, console, err, handle_errors, print_json, working
 from csmetrics.cli.render import Grid, Layout, period_grid, print_tables, terminal_width
 from csmetrics.compute import compute_dataset
 from csmetrics.engine import open_dataset
@@ -106,11 +106,12 @@ def metrics_cmd(
         return
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
-    ds = open_dataset(data, workspace, engine, spark_master)
-    try:
-        result = compute_dataset(ds, metrics, period, start, end, by, last, cache=not no_cache)
-    finally:
-        ds.backend.disconnect()
+    with working(f"computing metrics ({engine})..."):
+        ds = open_dataset(data, workspace, engine, spark_master)
+        try:
+            result = compute_dataset(ds, metrics, period, start, end, by, last, cache=not no_cache)
+        finally:
+            ds.backend.disconnect()
     for note in result.notes:
         err.print(f"note: {note}", highlight=False)
     if result.computed is not None and result.computed < len(result.periods):
@@ -143,20 +144,23 @@ def explain_cmd(
     limit: Annotated[int, typer.Option("--limit", help="Rows to show in table format (0 = all).")] = 50,
 ) -> None:
     """Show a metric's definition, its inputs and the rows behind its value, to audit it."""
-    from csmetrics.explain import _jsonable, explain
+    from csmetrics.explain import _jsonable, explain, labelled_definition
 
-    ds = open_dataset(data, workspace)
-    try:
-        ex = explain(ds, metric, period, group, by)
-    finally:
-        ds.backend.disconnect()
+    if fmt not in ("table", "json"):
+        raise UsageError(f"--format {fmt!r}: expected table or json")
+    with working("explaining..."):
+        ds = open_dataset(data, workspace)
+        try:
+            ex = explain(ds, metric, period, group, by)
+        finally:
+            ds.backend.disconnect()
     if fmt == "json":
-        print(json.dumps(ex.to_dict(), indent=1, default=str))
+        print_json(ex.to_dict(), indent=1)
         return
     unit = REGISTRY[metric].unit
     head = f"[bold]{ex.metric}[/] for {ex.period}" + (f", {by} = {ex.group}" if ex.group is not None else "")
     console.print(head + f": [bold]{fmt_value(ex.value, unit)}[/]")
-    console.print(ex.definition, highlight=False, markup=False)
+    console.print(labelled_definition(ex.definition), highlight=False, markup=False)
     if ex.inputs:
         t = Table(title="inputs")
         t.add_column("input")
@@ -168,7 +172,9 @@ def explain_cmd(
     t = Table(title=f"{ex.rows_label}: {len(ex.rows)} row(s)" + (
         f", first {limit} shown" if 0 < limit < len(ex.rows) else ""))
     for c in rows.columns:
-        t.add_column(str(c))
+        label = ex.column_labels.get(str(c))  # "MRR at start\n(day before P:\n2026-04-30)": narrow columns
+        t.add_column(str(c) if label is None else label.replace(" (", "\n(").replace(": ", ":\n"),
+                     justify="left" if label is None else "right")
     for r in rows.itertuples(index=False):
         t.add_row(*["" if pd.isna(x) else str(_jsonable(x)) for x in r])
     console.print(t)
