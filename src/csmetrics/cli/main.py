@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from csmetrics.cli import analytics, data, health, metrics, sources, web
@@ -16,6 +18,26 @@ app = typer.Typer(
 
 for module in (data, metrics, health, analytics, web, sources):
     module.register(app)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            v = version("csmetrics")
+        except PackageNotFoundError:  # running from a source tree that was never installed
+            v = "unknown"
+        print(f"csmetrics {v}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", help="Print `csmetrics <version>` and exit.",
+                                          callback=_print_version, is_eager=True)] = False,
+) -> None:
+    """Customer success metrics, exactly defined and auditable. Docs: docs/cli.md"""
 
 
 if __name__ == "__main__":  # pragma: no cover
