@@ -35,6 +35,7 @@ import pandas as pd
 from csmetrics.io.dataset import Dataset
 from csmetrics.metrics.state import to_base
 from csmetrics.models.btyd import BetaGeoFitter, FitSummary, GammaGammaFitter
+from csmetrics.models.fit_checks import check_bgnbd, check_gamma_gamma, too_few_repeat
 from csmetrics.schema.errors import UsageError
 
 PLAUSIBLE = 3.0
@@ -103,6 +104,17 @@ class ClvResult:
     frequency_spend_correlation: float | None
     predictions: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    """Everything worth saying about the fit, warnings first (the CLI prints them, JSON carries them)."""
+    warnings: list[str] = field(default_factory=list)
+    """Why the fit should not be trusted, in words, with what the data lacks (:mod:`csmetrics.models.fit_checks`).
+
+    Also at the head of ``notes``; empty for a usable fit.
+    """
+
+    @property
+    def degenerate(self) -> bool:
+        """Whether a warning says the fit cannot be trusted."""
+        return bool(self.warnings)
 
     def to_dict(self) -> dict[str, Any]:
         def fit(f: FitSummary | None) -> dict[str, Any] | None:
@@ -124,6 +136,7 @@ class ClvResult:
             "gamma_gamma": fit(self.gamma_gamma),
             "frequency_spend_correlation": self.frequency_spend_correlation,
             "notes": self.notes,
+            "warnings": self.warnings,
             "accounts": records,
         }
 
@@ -174,6 +187,10 @@ def fit_clv(
     discounted = sum(m / (1 + discount_rate) ** (i + 1) for i, m in enumerate(monthly))
     out = summary.copy()
     out["p_alive"] = bg.probability_alive(x, t_x, T)
+    warnings = [w for w in (
+        too_few_repeat(len(summary), int((x > 0).sum())),
+        check_bgnbd(bg.summary(), x, t_x, T, out["p_alive"], unit),
+    ) if w is not None]
     out["expected_purchases"] = cumulative[-1]
     gg: GammaGammaFitter | None = None
     rep = summary[summary["frequency"] > 0]
@@ -181,6 +198,8 @@ def fit_clv(
     repeat = int(((summary["frequency"] > 0) & (summary["monetary_value"] > 0)).sum())
     if repeat >= 10:
         gg = GammaGammaFitter().fit(summary["frequency"], summary["monetary_value"])
+        if (w := check_gamma_gamma(gg.summary(), x, summary["monetary_value"])) is not None:
+            warnings.append(w)
         ev = gg.conditional_expected_average_value(x, summary["monetary_value"])
         pop = gg.population_mean
         if not np.isfinite(pop) or not observed / PLAUSIBLE <= pop <= observed * PLAUSIBLE:
@@ -208,7 +227,8 @@ def fit_clv(
         gamma_gamma=gg.summary() if gg else None,
         frequency_spend_correlation=gg.frequency_spend_correlation_ if gg else None,
         predictions=out,
-        notes=notes,
+        notes=warnings + notes,
+        warnings=warnings,
     )
 
 
