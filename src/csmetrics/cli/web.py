@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import signal
 from pathlib import Path
-from typing import Annotated
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -12,6 +14,9 @@ from rich.table import Table
 from csmetrics.cli.common import DataOpt, WorkspaceOpt, console, err, handle_errors
 from csmetrics.io.dataset import DEFAULT_WORKSPACE
 from csmetrics.schema.errors import UsageError
+
+if TYPE_CHECKING:
+    from csmetrics.web.store import Store
 
 token_app = typer.Typer(help="API tokens for the REST API and the dashboard (stored hashed in the workspace).",
                         no_args_is_help=True)
@@ -58,28 +63,59 @@ def serve_cmd(
     With --data the directory is ingested into a temporary workspace (removed on exit) so survey
     answers can be recorded; with --workspace answers go into that workspace. See docs/web.md.
     """
-    import uvicorn
-
-    from csmetrics.web.app import create_app
     from csmetrics.web.store import Store
 
     if data is not None and workspace is not None:
         raise UsageError("give --data or --workspace, not both")
-    store = Store.from_data(data, open_access) if data is not None else Store(_workspace(workspace), open_access)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        if not open_access:
-            with store.write_lock:
-                from csmetrics.web import auth
-
-                have = any(t.revoked_at is None for t in auth.list_tokens(store.writer))
-            if not have or data is not None:
-                token = store.create_token("serve session")
-                err.print(f"API token for this server (keep it secret): [bold]{token}[/]", highlight=False)
-        url = f"http://{host}:{port}/"
-        err.print(f"csmetrics dashboard on {url} (API docs at {url}api/docs); Ctrl+C stops it", highlight=False)
-        uvicorn.run(create_app(store), host=host, port=port, log_level="warning")
+        try:
+            store = (Store.from_data(data, open_access) if data is not None
+                     else Store(_workspace(workspace), open_access))
+        except _Stopped:
+            return  # stopped while ingesting: from_data has removed its temporary directory
+        try:
+            _run(store, host, port, open_access, fresh_token=data is not None)
+        except (_Stopped, KeyboardInterrupt):
+            pass
+        finally:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the clean-up short
+            store.close()
     finally:
-        store.close()
+        signal.signal(signal.SIGTERM, previous)
+    err.print("server stopped", highlight=False)
+
+
+def _run(store: Store, host: str, port: int, open_access: bool, fresh_token: bool) -> None:
+    import uvicorn
+
+    from csmetrics.web.app import create_app
+
+    if store.tmpdir is not None:
+        err.print(f"temporary workspace {store.tmpdir} (removed when the server stops)", highlight=False,
+                  soft_wrap=True)
+    if not open_access:
+        with store.write_lock:
+            from csmetrics.web import auth
+
+            have = any(t.revoked_at is None for t in auth.list_tokens(store.writer))
+        if not have or fresh_token:
+            token = store.create_token("serve session")
+            err.print(f"API token for this server (keep it secret): [bold]{token}[/]", highlight=False)
+    url = f"http://{host}:{port}/"
+    err.print(f"csmetrics dashboard on {url} (API docs at {url}api/docs); Ctrl+C stops it", highlight=False,
+              soft_wrap=True)
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again: _on_sigterm turns it into
+    # an exception, so the store is closed (and a temporary workspace removed) as on Ctrl+C.
+    uvicorn.run(create_app(store), host=host, port=port, log_level="warning")
+
+
+class _Stopped(Exception):  # noqa: N818 - a stop request, not an error
+    """SIGTERM received outside uvicorn's own handler (while starting, or re-raised after its shutdown)."""
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise _Stopped()
 
 
 @handle_errors

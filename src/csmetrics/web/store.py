@@ -69,6 +69,11 @@ class Store:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
 
+    @property
+    def tmpdir(self) -> Path | None:
+        """The temporary directory of a ``--data`` workspace (removed by :meth:`close`), else None."""
+        return self._tmpdir
+
     def close(self) -> None:
         with self.write_lock, self.read_lock:
             self.writer.close()
