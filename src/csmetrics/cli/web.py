@@ -13,7 +13,8 @@ from rich.table import Table
 
 from csmetrics.cli.common import DataOpt, WorkspaceOpt, console, err, handle_errors
 from csmetrics.io.dataset import DEFAULT_WORKSPACE
-from csmetrics.schema.errors import UsageError
+from csmetrics.io.lock import is_lock_conflict
+from csmetrics.schema.errors import CsmetricsError, UsageError
 
 if TYPE_CHECKING:
     from csmetrics.web.store import Store
@@ -234,7 +235,9 @@ def survey_link(
     ws = _workspace(workspace)
     try:
         con = duckdb.connect(str(ws), read_only=True)
-    except duckdb.IOException:
+    except duckdb.Error as exc:
+        if not is_lock_conflict(exc):
+            raise UsageError(f"cannot read {ws}: {exc}") from None
         # A running server holds the workspace (DuckDB: one process per file): it checks the account.
         url, expires = _link_from_server(base_url, token, ws, account, kind, ticket, days)
     else:
@@ -278,6 +281,13 @@ def _link_from_server(base_url: str, token: str | None, ws: Path, account: str, 
         raise UsageError(f"{held}; the server at {base} refused the link: {exc.code} {detail}".rstrip()) from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise UsageError(f"{held}, and no csmetrics server answered at {base} ({reason}), so the account cannot "
-                         "be checked and no link is made: give the running server's --base-url, or stop it") from None
+        raise _NoServer(f"{held}, and no csmetrics server answered at {base} ({reason}), so the account cannot "
+                        "be checked and no link is made: give the running server's --base-url, or stop it") from None
     return str(out["url"]), dt.datetime.fromisoformat(str(out["expires_at"]).replace("Z", "+00:00"))
+
+
+class _NoServer(CsmetricsError):
+    """The workspace is held by another process and no server answered for it: exit 3 (in use, try again),
+    as :class:`~csmetrics.schema.errors.WorkspaceInUse`."""
+
+    exit_code = 3
