@@ -120,3 +120,15 @@ def test_the_message_names_csmetrics_serve_when_it_holds_the_workspace(tmp_path:
         assert result.exit_code == 3, result.output
         assert result.stderr.splitlines() == [
             f"error: workspace {ws} is in use by `csmetrics serve` (PID {server.proc.pid}): {READ_ADVICE}"]
+
+
+def test_sources_and_a_stripe_import_say_in_one_line_what_to_do(held: Held) -> None:
+    fixture = Path(__file__).parents[1] / "fixtures" / "stripe" / "account"
+    before = held.workspace.read_bytes()
+    result = runner().invoke(app, ["sources", "--workspace", str(held.workspace)])
+    assert result.exit_code == 3, result.output
+    assert result.stderr.splitlines() == ["error: " + held.message(READ_ADVICE)]
+    result = runner().invoke(app, ["import", "stripe", str(fixture), "--workspace", str(held.workspace)])
+    assert result.exit_code == 3, result.output
+    assert result.stderr.splitlines() == ["error: " + held.message(WRITE_ADVICE)]
+    assert held.workspace.read_bytes() == before

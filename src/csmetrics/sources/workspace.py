@@ -42,6 +42,7 @@ from csmetrics import clock
 from csmetrics.config import Config
 from csmetrics.io.dataset import META, cap_memory
 from csmetrics.io.digest import write_digest
+from csmetrics.io.lock import attach_workspace
 from csmetrics.io.validate import ROW, SourceFile, lit, q, validate
 from csmetrics.schema.errors import DataError, Defect
 from csmetrics.schema.tables import TABLE_ORDER, TABLES
@@ -107,7 +108,7 @@ def open_landing(workspace: Path, source: str, config: Config | None = None) -> 
     try:
         if existed:
             try:
-                con.execute(f"ATTACH {lit(str(workspace))} AS ws (READ_ONLY)")
+                attach_workspace(con, workspace, read_only=True)
             except duckdb.Error as exc:
                 msg = str(exc).splitlines()[0]
                 raise DataError([Defect(str(workspace), None, None, None,
@@ -260,7 +261,7 @@ def commit(land: Landing, mapped: dict[str, str], state: dict[str, str]) -> dict
     if land.existed:
         con.execute("DETACH ws")
     land.workspace.parent.mkdir(parents=True, exist_ok=True)
-    con.execute(f"ATTACH {lit(str(land.workspace))} AS ws")
+    attach_workspace(con, land.workspace)
     try:
         counts = _write(land, files, state)
     except BaseException:
@@ -360,7 +361,7 @@ def read_state(workspace: Path) -> dict[str, dict[str, str]]:
         return {}
     con = duckdb.connect()
     try:
-        con.execute(f"ATTACH {lit(str(workspace))} AS ws (READ_ONLY)")
+        attach_workspace(con, workspace, read_only=True, writing=False)
         found = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = 'ws' AND table_name = ?",
                             [STATE]).fetchone()
         if not found or not found[0]:
