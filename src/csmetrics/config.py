@@ -14,6 +14,9 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 NUMBERS = ("csat_scale_max", "csat_positive_min", "gross_margin", "lifespan_months")
 
 
+SOURCES = "sources"
+"""The table of connector settings, one sub-table per source (SPEC section 8)."""
+
 @dataclass(frozen=True)
 class Config:
     """Settings of SPEC section 4, with their defaults."""
@@ -53,11 +56,15 @@ class Config:
             shown = None if value is None else str(value)
             return Defect(file, lines.get(key), key, shown, expected, column_kind="setting", row_kind="line")
 
+        # [sources.NAME] tables configure connectors (docs/stripe.md); they are read by `sync` and `import`.
         defects = [
             defect(key, None, "is not a known setting (known: " + ", ".join(sorted(known)) + ")")
             for key in raw
-            if key not in known
+            if key not in known and key != SOURCES
         ]
+        if SOURCES in raw and not (isinstance(raw[SOURCES], dict)
+                                   and all(isinstance(v, dict) for v in raw[SOURCES].values())):
+            defects.append(defect(SOURCES, None, "is not a table of source tables (e.g. [sources.stripe])"))
         values: dict[str, Any] = {}
         for key in NUMBERS:
             if key not in raw:

@@ -80,6 +80,9 @@ def test_toml_that_is_not_utf8(tmp_path: Path) -> None:
         pytest.param("base_currency = 5\n",
                      "csmetrics.toml line 1, setting base_currency: '5' is not a currency code (e.g. USD)",
                      id="bad-currency"),
+        pytest.param('sources = "stripe"\n',
+                     "csmetrics.toml line 1, setting sources: is not a table of source tables (e.g. [sources.stripe])",
+                     id="sources-not-a-table"),
     ],
 )
 def test_bad_setting(tmp_path: Path, text: str, message: str) -> None:
@@ -100,3 +103,9 @@ def test_base_currency_decides_which_currencies_need_rates(tmp_path: Path) -> No
         "charges.csv row 2, column currency: 'USD' has no fx rate on or before 2025-02-10 "
         "(expected a row in fx_rates, or the base currency EUR)",
     ]
+
+
+def test_source_tables_are_accepted_beside_the_settings(tmp_path: Path) -> None:
+    # A data directory's csmetrics.toml may also configure connectors (docs/stripe.md).
+    data = with_toml(tmp_path, 'gross_margin = 0.8\n\n[sources.stripe]\napi_key_env = "MY_STRIPE_KEY"\n')
+    assert load_data_dir(data).config == Config(gross_margin=0.8)
