@@ -281,7 +281,7 @@ def clv_cmd(
         str, typer.Option("--lifetime", help="subscription: survival (KM median) or configured.")
     ] = "survival",
     by: Annotated[str | None, typer.Option("--by", help="subscription: group by an accounts column.")] = None,
-    limit: Annotated[int, typer.Option("--limit", help="bgnbd: accounts shown in the table (0 = all).")] = 20,
+    limit: Annotated[int, typer.Option("--limit", help="bgnbd: accounts shown in the table (0 = all).", min=0)] = 20,
     fmt: FormatOpt = "table",
 ) -> None:
     """Customer lifetime value from fitted models.

@@ -133,7 +133,7 @@ def accounts_cmd(
     fmt: FormatOpt = "table",
     health_config: ConfigOpt = None,
     color: Annotated[str | None, typer.Option("--color", help="Only accounts of this colour.")] = None,
-    limit: Annotated[int, typer.Option("--limit", help="Rows in table format, riskiest first (0 = all).")] = 50,
+    limit: Annotated[int, typer.Option("--limit", help="Rows in table format, riskiest first (0 = all).", min=0)] = 50,
 ) -> None:
     """Every account with its MRR, health score (0-100), colour and the component scores behind it.
 
@@ -191,7 +191,7 @@ def health_cmd(
     = False,
     fmt: FormatOpt = "table",
     health_config: ConfigOpt = None,
-    limit: Annotated[int, typer.Option("--limit", help="Accounts listed with --at-risk (0 = all).")] = 0,
+    limit: Annotated[int, typer.Option("--limit", help="Accounts listed with --at-risk (0 = all).", min=0)] = 0,
 ) -> None:
     """Colour mix of the paying accounts per segment; --at-risk lists the red ones by MRR at stake.
 

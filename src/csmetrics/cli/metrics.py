@@ -141,7 +141,7 @@ def explain_cmd(
     by: Annotated[str | None, typer.Option("--by", help="Grouping column (with --group).")] = None,
     group: Annotated[str | None, typer.Option("--group", help="Group value to explain.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
-    limit: Annotated[int, typer.Option("--limit", help="Rows to show in table format (0 = all).")] = 50,
+    limit: Annotated[int, typer.Option("--limit", help="Rows to show in table format (0 = all).", min=0)] = 50,
 ) -> None:
     """Show a metric's definition, its inputs and the rows behind its value, to audit it."""
     from csmetrics.explain import _jsonable, explain, labelled_definition
