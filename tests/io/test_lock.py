@@ -132,3 +132,13 @@ def test_sources_and_a_stripe_import_say_in_one_line_what_to_do(held: Held) -> N
     assert result.exit_code == 3, result.output
     assert result.stderr.splitlines() == ["error: " + held.message(WRITE_ADVICE)]
     assert held.workspace.read_bytes() == before
+
+
+@pytest.mark.parametrize("args", [["token", "create", "--name", "x"], ["token", "list"], ["token", "revoke", "abc"]],
+                         ids=["create", "list", "revoke"])
+def test_token_commands_say_in_one_line_what_to_do(held: Held, args: list[str]) -> None:
+    before = held.workspace.read_bytes()
+    result = runner().invoke(app, [*args, "--workspace", str(held.workspace)])
+    assert result.exit_code == 3, result.output
+    assert result.stderr.splitlines() == ["error: " + held.message(WRITE_ADVICE)]
+    assert held.workspace.read_bytes() == before

@@ -41,13 +41,10 @@ def _workspace(workspace: Path | None) -> Path:
 
 
 def _connect(workspace: Path | None):  # type: ignore[no-untyped-def]
-    import duckdb
+    """The workspace for writing; WorkspaceInUse (one line, exit 3) while another process holds it."""
+    from csmetrics.io.lock import connect_workspace
 
-    ws = _workspace(workspace)
-    try:
-        return duckdb.connect(str(ws))
-    except duckdb.IOException as exc:
-        raise UsageError(f"cannot open {ws} for writing (is `csmetrics serve` using it? stop it first): {exc}") from exc
+    return connect_workspace(_workspace(workspace))
 
 
 @handle_errors
