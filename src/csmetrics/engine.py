@@ -31,6 +31,7 @@ The Spark session runs in UTC (SPEC section 5). ``spark_master`` defaults to
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tempfile
@@ -49,6 +50,8 @@ from csmetrics.schema.errors import DataError, Defect, UsageError
 from csmetrics.schema.tables import TABLE_ORDER, TABLES, TableSpec
 
 ENGINES = ("duckdb", "spark")
+SPARK_LOG4J = Path(__file__).with_name("spark-log4j2.properties")
+"""Spark's JVM log configuration: errors only (a user's own settings in ``spark_conf`` win)."""
 DEFAULT_SPARK_MASTER = "local[2]"
 
 SPARK_CONF: dict[str, str] = {
@@ -173,8 +176,12 @@ def spark_session(master: str | None = None, conf: dict[str, str] | None = None)
         return active, False
     master = master or DEFAULT_SPARK_MASTER
     settings = dict(SPARK_CONF)
+    # The JVM starts with these (pyspark passes them to spark-submit): Spark's startup WARN lines are noise here.
+    settings["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile={SPARK_LOG4J.as_uri()}"
     if master.startswith("local"):
         settings.update(LOCAL_SPARK_CONF)
+        # One machine: bind to loopback instead of guessing an interface (and warning about it).
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     settings.update(conf or {})
     builder = SparkSession.builder.master(master).appName("csmetrics")
     for key, value in settings.items():
