@@ -8,7 +8,7 @@ DEMO_DIR := demo-data
 WORKSPACE := .csmetrics/workspace.duckdb
 HEADLINE := mrr,net_new_mrr,arpa,active_customers,customer_churn_rate,customer_retention_rate,net_revenue_retention,gross_revenue_retention,clv,crc,renewal_rate,fcr_rate,nps,csat,ces,product_adoption_rate
 
-.PHONY: install demo test lint bench browser-deps clean
+.PHONY: install demo test lint bench browser-deps clean mutation
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -35,11 +35,18 @@ lint: install
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
 
+# CSMETRICS_STRICT_SKIPS=1: a skipped test fails (a missing dependency must not pass silently);
+# HYPOTHESIS_PROFILE=ci: derandomized property tests, so a CI failure replays anywhere (docs/testing.md).
 test: install browser-deps lint
-	$(BIN)/pytest -n 2 --dist loadgroup
+	CSMETRICS_STRICT_SKIPS=1 HYPOTHESIS_PROFILE=ci $(BIN)/pytest -n 2 --dist loadgroup
 
 bench: install
 	$(BIN)/python bench/run.py
+
+# Mutation testing (cosmic-ray) of the modules in mutation/config.toml; not part of `make test`.
+# Prints killed / total and the surviving mutants per module (docs/testing.md).
+mutation: install
+	$(BIN)/python mutation/run.py
 
 clean:
 	rm -rf $(VENV) .csmetrics $(DEMO_DIR) report.html .bench
