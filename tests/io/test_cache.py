@@ -347,8 +347,8 @@ def test_a_locked_cache_is_ignored_with_a_note(workspace: Path, monkeypatch: pyt
         holder.close()
 
 
-def test_a_cache_that_cannot_be_written_is_ignored_with_a_note(workspace: Path) -> None:
-    """A full disk or a read-only file: reading works, storing the new results fails."""
+def fill_the_disk(workspace: Path) -> None:
+    """A cache file on which every write fails as on a full disk (a trigger raises), while reads work."""
     con = sqlite3.connect(cache_path(workspace))
     con.executescript(
         "CREATE TABLE results (key TEXT NOT NULL, metric TEXT NOT NULL, rows TEXT NOT NULL, used REAL NOT NULL, "
@@ -356,6 +356,11 @@ def test_a_cache_that_cannot_be_written_is_ignored_with_a_note(workspace: Path) 
         "CREATE TRIGGER full BEFORE INSERT ON results BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;"
     )
     con.close()
+
+
+def test_a_cache_that_cannot_be_written_is_ignored_with_a_note(workspace: Path) -> None:
+    """A full disk or a read-only file: reading works, storing the new results fails."""
+    fill_the_disk(workspace)
     code, out, err = run_cli(workspace)
     assert code == 0, err
     assert out == run_cli(workspace, "--no-cache")[1]
@@ -366,13 +371,7 @@ def test_a_cache_that_cannot_be_written_is_ignored_with_a_note(workspace: Path) 
 def test_results_that_cannot_be_stored_are_computed_once(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     compute_module = importlib.import_module("csmetrics.compute")  # the package exports a function of that name
 
-    con = sqlite3.connect(cache_path(workspace))
-    con.executescript(
-        "CREATE TABLE results (key TEXT NOT NULL, metric TEXT NOT NULL, rows TEXT NOT NULL, used REAL NOT NULL, "
-        "PRIMARY KEY (key, metric));"
-        "CREATE TRIGGER full BEFORE INSERT ON results BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;"
-    )
-    con.close()
+    fill_the_disk(workspace)
     calls: list[int] = []
     real = compute_module.compute_rows
 
