@@ -34,6 +34,10 @@ def test_sync_equals_import_with_paging_truncated_lines_and_a_429(
     assert waits == [2.0]  # the Retry-After of the 429, honoured once
     assert fake.seen["/v1/customers"] == 4  # 16 customers in pages of 4
     assert fake.seen["/v1/invoices/in_O_1/lines"] == 1  # 4 lines, 1 embedded: the rest paged
+    # Invoices are listed with their includable `payments`, which tie charges to invoices (rule C2).
+    invoice_pages = [args for path, _, args in fake.log if path == "/v1/invoices"]
+    assert invoice_pages and all("data.payments" in [v for k, v in args.items() if k.startswith("expand")]
+                                 for args in invoice_pages)
     got = monthly(fx_workspace, list(EXPECTED))
     for metric, want in EXPECTED.items():
         assert got[(metric, None)] == want, metric

@@ -179,7 +179,8 @@ def extract(opts: SyncOptions, cursors: dict[str, str]) -> Extracted:
         "prices": (v1.prices.list, {}),
         "coupons": (v1.coupons.list, {}),
         "subscriptions": (v1.subscriptions.list, {"status": "all"}),
-        "invoices": (v1.invoices.list, {}),
+        # `payments` is includable, not sent by default: it ties a charge to the invoice it pays (rule C2).
+        "invoices": (v1.invoices.list, {"expand": ["data.payments"]}),
         "charges": (v1.charges.list, {}),
         "refunds": (v1.refunds.list, {}),
         "credit_notes": (v1.credit_notes.list, {}),
