@@ -27,7 +27,7 @@ import ibis.expr.types as ir
 from csmetrics.config import Config, unsettled
 from csmetrics.io.digest import write_digest
 from csmetrics.io.lock import attach_workspace, translate_lock_errors
-from csmetrics.io.validate import ROW, SourceFile, find_files, lit, q, validate
+from csmetrics.io.validate import ROW, SourceFile, drop_staged, find_files, lit, q, validate
 from csmetrics.schema.errors import DataError, Defect, UsageError
 from csmetrics.schema.tables import TABLE_ORDER, TABLES
 
@@ -116,8 +116,9 @@ def load_data_dir(data_dir: str | Path) -> Dataset:
     tables: dict[str, ir.Table] = {}
     for name in TABLE_ORDER:
         if name in files:
+            # Streamed from the typed view over the file (or the CSV's cells): the one copy.
             con.execute(f"CREATE TABLE {q(name)} AS SELECT * EXCLUDE ({ROW}) FROM {q('typed_' + name)}")
-            con.execute(f"DROP TABLE {q('typed_' + name)}; DROP TABLE {q('raw_' + name)}")
+            drop_staged(con, name)
             tables[name] = backend.table(name)
     return Dataset(backend, tables, config, str(data_dir), extras)
 
@@ -141,6 +142,7 @@ def ingest(data_dir: str | Path, workspace: str | Path = DEFAULT_WORKSPACE) -> d
     spill: Path | None = None
     try:
         con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_progress_bar = false")  # DuckDB would draw it for every long statement
         spill = cap_memory(con, con)
         existing: dict[str, str] = {}
         if existed:

@@ -1,9 +1,31 @@
 """Validation of raw input files against the table contracts.
 
-Files are read as text (every cell a string) into DuckDB with their 1-based
-row number (the header is row 1), checked with set-based SQL, and only then
-cast into typed tables. Every defect found, up to ``MAX_DEFECTS``, is
-reported together so a user fixes a file in one go.
+Files are read into DuckDB with their 1-based row number (the header is row
+1), checked with set-based SQL, and exposed as typed views. Every defect
+found, up to ``MAX_DEFECTS``, is reported together so a user fixes a file in
+one go.
+
+The rules are those of a text cell (docs/data-contract.md), and the exact
+text path is the reference. What is read typed is checked by its type, in
+the same one pass per table, with results identical to the text path's:
+
+- A Parquet file is a view over the file (no copy). A ``DATE``, ``TIMESTAMP``
+  or integer / ``DOUBLE`` column is checked and typed from its values: such a
+  value's text form is always valid ISO 8601 / a number, except outside years
+  1000-9999, sub-microsecond timestamps and non-finite numbers, which go
+  through the text path (CASE evaluates it only for those rows). Other types
+  (``DECIMAL``, ``FLOAT``, ``HUGEINT``, booleans...) are checked as their text.
+- A CSV file is read once, numeric columns as ``DOUBLE`` (DuckDB accepts the
+  numbers ``TRY_CAST`` does). If DuckDB cannot read it so, or a numeric cell
+  is bad (its message shows the text as written), the file is read again as
+  text, exactly as before.
+- Text dates and timestamps in the usual forms (``YYYY-MM-DD``,
+  ``YYYY-MM-DDTHH:MM:SS[.ffffff][Z]``) are parsed as plain timestamps, the
+  others as ISO 8601 with an offset: the same instants, without the time-zone
+  machinery for every cell.
+
+``raw_<table>`` holds the cells as read, ``typed_<table>`` is a view of the
+contract's types (bad cells NULL) over it; ingest streams from that view.
 """
 
 from __future__ import annotations
@@ -56,6 +78,19 @@ def trim(sql: str) -> str:
     return f"trim({sql}, {lit(TRIMMED)})"
 
 
+# Text the plain TIMESTAMP cast reads as the same UTC instant as iso_instant() (no offset, or Z).
+_PLAIN_INSTANT = r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z?)?"
+
+
+def utc_instant(sql: str) -> str:
+    """SQL for the UTC TIMESTAMP of a trimmed text, NULL unless it is a finite ISO 8601 date or timestamp.
+
+    The same value as ``timezone('UTC', iso_instant(sql))``; the common forms skip the time-zone parser.
+    """
+    return (f"CASE WHEN regexp_full_match({sql}, {lit(_PLAIN_INSTANT)}) THEN TRY_CAST({sql} AS TIMESTAMP) "
+            f"ELSE timezone('UTC', {iso_instant(sql)}) END")
+
+
 def iso_instant(sql: str) -> str:
     """SQL for the TIMESTAMPTZ a trimmed text holds, NULL unless it is a finite ISO 8601 date or timestamp.
 
@@ -65,6 +100,20 @@ def iso_instant(sql: str) -> str:
     ts = f"TRY_CAST({sql} AS TIMESTAMPTZ)"
     return (f"CASE WHEN regexp_matches({sql}, '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}([T ]|$)') "
             f"AND isfinite({ts}) THEN {ts} END")
+
+
+def drop_relation(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Drop the temporary table or view ``name``, if there is one."""
+    row = con.execute("SELECT table_type FROM information_schema.tables WHERE table_name = ? "
+                      "AND table_catalog = 'temp'", [name]).fetchone()
+    if row is not None:
+        con.execute(f"DROP {'VIEW' if row[0] == 'VIEW' else 'TABLE'} {q(name)}")
+
+
+def drop_staged(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Drop what :func:`validate` left for ``table``: the view ``typed_<table>`` and ``raw_<table>``."""
+    drop_relation(con, "typed_" + table)
+    drop_relation(con, "raw_" + table)
 
 
 @dataclass
@@ -98,10 +147,43 @@ def find_files(data_dir: Path) -> dict[str, SourceFile]:
     return found
 
 
+# How a column read from a file is checked: by its DuckDB type.
+_INTEGERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
+_TIMESTAMPS = {"TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "TIMESTAMP WITH TIME ZONE"}
+# Values whose text form (CAST AS VARCHAR) is ISO 8601 with a four-digit year, so the text
+# rules accept them: outside, the text path decides.
+_SAFE_DATES = "BETWEEN DATE '1000-01-01' AND DATE '9999-12-30'"
+
+
+def _typed_kind(col: Column, sqltype: str) -> str:
+    """``text`` (checked as its text form), ``number`` or ``instant`` (checked by value)."""
+    if col.type in ("date", "timestamp") and (sqltype == "DATE" or sqltype in _TIMESTAMPS):
+        return "instant"
+    if col.type in ("double", "integer") and (sqltype == "DOUBLE" or sqltype in _INTEGERS):
+        return "number"
+    return "text"
+
+
+def _instant_fast(x: str, sqltype: str) -> str:
+    """SQL: true when the typed value ``x`` is one whose text form the text rules accept as is."""
+    if sqltype == "DATE":
+        return f"{x} {_SAFE_DATES}"
+    ok = f"CAST({x} AS DATE) {_SAFE_DATES}"
+    if sqltype == "TIMESTAMP_NS":  # below a microsecond the text is parsed with rounding: leave it to the text path
+        ok += f" AND epoch_ns({x}) % 1000 = 0"
+    return ok
+
+
+def _instant_value(x: str, sqltype: str) -> str:
+    """SQL: the UTC TIMESTAMP of a typed value (for values that pass :func:`_instant_fast`)."""
+    return f"timezone('UTC', {x})" if sqltype == "TIMESTAMP WITH TIME ZONE" else f"CAST({x} AS TIMESTAMP)"
+
+
 class Validator:
     """Reads and validates the files of one data directory on a DuckDB connection.
 
-    Raw text tables are named ``raw_<table>``; typed ones ``typed_<table>``.
+    Cells as read are in ``raw_<table>`` (a view over a Parquet file, a table for
+    CSV); the typed view over them is ``typed_<table>``.
     """
 
     def __init__(self, con: duckdb.DuckDBPyConnection, config: Config) -> None:
@@ -117,6 +199,10 @@ class Validator:
         # Settings of csmetrics.toml that are wrong: the checks that depend on them stand down.
         self.unsettled: set[str] = set()
         self.truncated = False
+        # DuckDB type of every column of raw_<table>.
+        self.types: dict[str, dict[str, str]] = {}
+        # CSV files read with typed numbers, and their headers (to read them again as text).
+        self.typed_csv: dict[str, list[str]] = {}
 
     # -- defects -------------------------------------------------------------
     @property
@@ -137,7 +223,7 @@ class Validator:
 
     # -- reading -------------------------------------------------------------
     def read_raw(self, src: SourceFile) -> bool:
-        """Load a file as text cells plus row numbers. False if unreadable."""
+        """Load a file's cells plus row numbers. False if unreadable."""
         header = self._read_csv(src) if src.path.suffix == ".csv" else self._read_parquet(src)
         if header is None:
             return False
@@ -151,17 +237,25 @@ class Validator:
                                 "is missing: required column (header has " + ", ".join(header) + ")"))
                 ok = False
         self.extra_columns[src.table] = [h for h in header if h not in spec.column_names]
+        if ok:
+            self._describe(src.table)
         return ok
+
+    def _describe(self, table: str) -> None:
+        rows = self.con.execute(f"DESCRIBE {q('raw_' + table)}").fetchall()
+        self.types[table] = {r[0]: r[1] for r in rows}
 
     def _read_parquet(self, src: SourceFile) -> list[str] | None:
         path = lit(str(src.path))
         try:
             cols = [c[0] for c in self.con.execute(f"DESCRIBE SELECT * FROM read_parquet({path})").fetchall()]
-            # Parquet has no header line; its first record is row 2 as in a CSV file.
-            casts = ", ".join(f"CAST({q(c)} AS VARCHAR) AS {q(c)}" for c in cols)
+            # Parquet has no header line; its first record is row 2 as in a CSV file. A view: the
+            # file is read by each check (only the columns it needs), never copied.
+            select = ", ".join(q(c) for c in cols if c != ROW)
+            drop_staged(self.con, src.table)
             self.con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {q('raw_' + src.table)} AS "
-                f"SELECT (file_row_number + 2)::BIGINT AS {ROW}, {casts} "
+                f"CREATE OR REPLACE TEMP VIEW {q('raw_' + src.table)} AS "
+                f"SELECT (file_row_number + 2)::BIGINT AS {ROW}{', ' if select else ''}{select} "
                 f"FROM read_parquet({path}, file_row_number=true)"
             )
         except duckdb.Error as exc:
@@ -171,22 +265,41 @@ class Validator:
         return cols
 
     def _read_csv(self, src: SourceFile) -> list[str] | None:
-        """Read a CSV file as text. Returns its header, or None when unreadable.
+        """Read a CSV file. Returns its header, or None when unreadable.
 
         The fast path is DuckDB's reader with the dialect fixed (RFC 4180, no
         sniffing: a sniffer may take ``#`` lines for comments or skip leading
-        rows) and rows numbered by ``row_number() OVER ()``, which DuckDB runs
-        as an order-preserving streaming window. DuckDB skips blank lines and
-        a quoted field may span lines, so the numbering is only trusted when
-        the file has exactly one line per row; otherwise, and whenever DuckDB
-        cannot parse the file, the exact (slower) Python reader numbers the
-        rows and pinpoints what is wrong.
+        rows), the contract's numeric columns read as DOUBLE, and rows numbered
+        by ``row_number() OVER ()``, which DuckDB runs as an order-preserving
+        streaming window. DuckDB skips blank lines and a quoted field may span
+        lines, so the numbering is only trusted when the file has exactly one
+        line per row. When a number does not parse, the file is read again
+        with every column as text; when the numbering cannot be trusted or
+        DuckDB cannot parse the file, the exact (slower) Python reader numbers
+        the rows and pinpoints what is wrong.
         """
         header = self._csv_header(src)
         if header is None:
             return None
+        spec = TABLES[src.table]
+        numeric = {c.name for c in spec.columns if c.type in ("double", "integer")}
+        lines = _count_lines(src.path)
+        if numeric & set(header) and ROW not in header and self._read_csv_duckdb(src, header, numeric, lines):
+            self.typed_csv[src.table] = header
+            return header
+        return self._read_csv_text(src, header, lines)
+
+    def _read_csv_text(self, src: SourceFile, header: list[str], lines: int | None = None) -> list[str] | None:
+        """Read a CSV file with every column as text (the exact reader when DuckDB's cannot be trusted)."""
+        self.typed_csv.pop(src.table, None)
+        if self._read_csv_duckdb(src, header, set(), _count_lines(src.path) if lines is None else lines):
+            return header
+        return header if self._read_csv_exact(src, header) else None
+
+    def _read_csv_duckdb(self, src: SourceFile, header: list[str], numeric: set[str], lines: int) -> bool:
         table = q("raw_" + src.table)
-        columns = "{" + ", ".join(f"{lit(h)}: 'VARCHAR'" for h in header) + "}"
+        columns = "{" + ", ".join(f"{lit(h)}: {lit('DOUBLE' if h in numeric else 'VARCHAR')}" for h in header) + "}"
+        drop_staged(self.con, src.table)
         try:
             self.con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {table} AS "
@@ -195,11 +308,9 @@ class Validator:
                 "comment='', skip=0, strict_mode=true, null_padding=false, encoding='utf-8')"
             )
             result = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()
-            if result is not None and int(result[0]) + 1 == _count_lines(src.path):
-                return header
+            return result is not None and int(result[0]) + 1 == lines
         except duckdb.Error:
-            pass
-        return header if self._read_csv_exact(src, header) else None
+            return False
 
     def _csv_header(self, src: SourceFile) -> list[str] | None:
         try:
@@ -286,6 +397,7 @@ class Validator:
         arrow = pa.table([pa.array(rows, pa.int64()), *(pa.array(c, pa.string()) for c in cells)],
                          names=[ROW, *header])
         view = "__csv_" + src.table
+        drop_staged(self.con, src.table)
         self.con.register(view, arrow)
         try:
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE {q('raw_' + src.table)} AS SELECT * FROM {q(view)}")
@@ -295,50 +407,85 @@ class Validator:
 
     # -- cell checks ---------------------------------------------------------
     def _cell_problem(self, col: Column, x: str) -> list[tuple[str, str]]:
-        """(sql condition that is true when a non-empty cell is bad, expectation) pairs."""
+        """(sql condition that is true when a non-empty text cell is bad, expectation) pairs."""
         checks: list[tuple[str, str]] = []
         t = trim(x)
         if col.type in ("date", "timestamp"):
-            checks.append((f"{iso_instant(t)} IS NULL", "is not " + col.expected))
+            checks.append((f"{utc_instant(t)} IS NULL", "is not " + col.expected))
         elif col.type in ("double", "integer"):
-            num = f"TRY_CAST({t} AS DOUBLE)"
-            checks.append((f"{num} IS NULL OR NOT isfinite({num})", "is not " + col.expected))
-            if col.type == "integer":
-                checks.append((f"{num} <> floor({num})", "is not " + col.expected))
-            if col.min is not None:
-                op = "<=" if col.min_exclusive else "<"
-                checks.append((f"{num} {op} {col.min}", "is out of range (expected " + col.expected + ")"))
-            if col.max is not None:
-                checks.append((f"{num} > {col.max}", "is out of range (expected " + col.expected + ")"))
+            checks += self._number_problem(col, f"TRY_CAST({t} AS DOUBLE)")
         if col.choices:
             choices = ", ".join(lit(c) for c in col.choices)
             checks.append((f"lower({t}) NOT IN ({choices})", "is not " + col.expected))
         return checks
 
+    @staticmethod
+    def _number_problem(col: Column, num: str) -> list[tuple[str, str]]:
+        checks = [(f"{num} IS NULL OR NOT isfinite({num})", "is not " + col.expected)]
+        if col.type == "integer":
+            checks.append((f"{num} <> floor({num})", "is not " + col.expected))
+        if col.min is not None:
+            op = "<=" if col.min_exclusive else "<"
+            checks.append((f"{num} {op} {col.min}", "is out of range (expected " + col.expected + ")"))
+        if col.max is not None:
+            checks.append((f"{num} > {col.max}", "is out of range (expected " + col.expected + ")"))
+        return checks
+
+    def _column_checks(self, col: Column, sqltype: str) -> list[tuple[str, str]]:
+        """(sql condition true when the cell is bad, expectation) pairs, in the text path's order.
+
+        A typed value gives the same verdicts as its text form (``CAST(x AS VARCHAR)``) would.
+        """
+        x = q(col.name)
+        kind = _typed_kind(col, sqltype)
+        if kind == "text":
+            text = x if sqltype == "VARCHAR" else f"CAST({x} AS VARCHAR)"
+            empty = f"({text} IS NULL OR {trim(text)} = '')"
+            problems = self._cell_problem(col, text)
+        else:
+            empty = f"({x} IS NULL)"  # a typed value's text is never blank
+            if kind == "number":
+                problems = self._number_problem(col, f"CAST({x} AS DOUBLE)")
+            else:
+                # Only the rare values outside the safe range are looked at as text (CASE is lazy).
+                text = trim(f"CAST({x} AS VARCHAR)")
+                problems = [(f"CASE WHEN {_instant_fast(x, sqltype)} THEN false "
+                             f"ELSE {utc_instant(text)} IS NULL END", "is not " + col.expected)]
+        checks = []
+        if col.required:
+            checks.append((empty, "is empty (required: " + col.short + ")"))
+        checks += [(f"(NOT {empty} AND ({cond}))", msg) for cond, msg in problems]
+        return checks
+
     def check_cells(self, src: SourceFile) -> None:
+        """Every cell rule of every column, in one pass over the table."""
         spec = TABLES[src.table]
         raw = q("raw_" + src.table)
-        present = {r[0] for r in self.con.execute(f"DESCRIBE {raw}").fetchall()}
+        types = self.types[src.table]
         conds: list[tuple[str, str, str]] = []  # column, condition, message
         for col in spec.columns:
-            if col.name not in present:
-                continue
-            x = q(col.name)
-            empty = f"({x} IS NULL OR {trim(x)} = '')"
-            if col.required:
-                conds.append((col.name, empty, "is empty (required: " + col.short + ")"))
-            for cond, msg in self._cell_problem(col, x):
-                conds.append((col.name, f"(NOT {empty} AND ({cond}))", msg))
+            if col.name in types:
+                conds += [(col.name, c, m) for c, m in self._column_checks(col, types[col.name])]
         if not conds:
             return
         flags = ", ".join(f"coalesce({c}, false) AS f{i}" for i, (_, c, _) in enumerate(conds))
         any_bad = " OR ".join(f"f{i}" for i in range(len(conds)))
-        cols = ", ".join(sorted({q(c) for c, _, _ in conds}))
-        rows = self.con.execute(
-            f"SELECT {ROW}, {cols}, * EXCLUDE ({ROW}, {cols}) FROM (SELECT {ROW}, {cols}, {flags} FROM {raw}) "
-            f"WHERE {any_bad} ORDER BY {ROW} LIMIT {MAX_DEFECTS + 1}"
-        ).fetchall()
         names = sorted({c for c, _, _ in conds}, key=lambda n: q(n))
+        # Cells are shown as text, as written (a typed value: its text form).
+        shown = ", ".join(f"CAST({q(c)} AS VARCHAR)" for c in names)
+        hit_cols = ", ".join(f"f{i}" for i in range(len(conds)))
+        rows = self.con.execute(
+            f"SELECT {ROW}, {shown}, {hit_cols} FROM (SELECT {ROW}, {', '.join(q(c) for c in names)}, {flags} "
+            f"FROM {raw}) WHERE {any_bad} ORDER BY {ROW} LIMIT {MAX_DEFECTS + 1}"
+        ).fetchall()
+        if src.table in self.typed_csv and any(
+                hit and types[col_name] == "DOUBLE" for row in rows
+                for (col_name, _, _), hit in zip(conds, row[1 + len(names):], strict=True)):
+            # A bad number read as DOUBLE: read the file as text, so the message shows it as written.
+            self._read_csv_text(src, self.typed_csv[src.table])
+            self._describe(src.table)
+            self.check_cells(src)
+            return
         for row in rows:
             values = dict(zip(names, row[1 : 1 + len(names)], strict=True))
             hits = row[1 + len(names) :]
@@ -351,8 +498,8 @@ class Validator:
                     self.add(Defect(src.label, row[0], col_name, None if msg.startswith("is empty") else value, msg))
 
     # -- typing --------------------------------------------------------------
-    def cast_expr(self, col: Column, present: set[str]) -> str:
-        if col.name not in present:
+    def cast_expr(self, col: Column, types: dict[str, str]) -> str:
+        if col.name not in types:
             if col.name == "currency":
                 return f"{lit(self.config.base_currency)} AS currency"
             default = "NULL" if col.default is None else (
@@ -360,11 +507,22 @@ class Validator:
             sqltype = {"string": "VARCHAR", "date": "DATE", "timestamp": "TIMESTAMP",
                        "double": "DOUBLE", "integer": "BIGINT"}[col.type]
             return f"CAST({default} AS {sqltype}) AS {q(col.name)}"
-        x = f"NULLIF({trim(q(col.name))}, '')"
-        if col.type == "date":
-            e = f"CAST({iso_instant(x)} AS DATE)"
+        sqltype = types[col.name]
+        kind = _typed_kind(col, sqltype)
+        raw = q(col.name) if sqltype == "VARCHAR" else f"CAST({q(col.name)} AS VARCHAR)"
+        x = f"NULLIF({trim(raw)}, '')"
+        if kind == "instant":
+            value = (f"CASE WHEN {_instant_fast(q(col.name), sqltype)} THEN {_instant_value(q(col.name), sqltype)} "
+                     f"ELSE {utc_instant(x)} END")
+            e = f"CAST({value} AS DATE)" if col.type == "date" else value
+        elif kind == "number":
+            num = f"CAST({q(col.name)} AS DOUBLE)"
+            e = (f"CASE WHEN isfinite({num}) THEN {num} END" if col.type == "double"
+                 else f"CASE WHEN isfinite({num}) THEN TRY_CAST({num} AS BIGINT) END")
+        elif col.type == "date":
+            e = f"CAST({utc_instant(x)} AS DATE)"
         elif col.type == "timestamp":
-            e = f"CAST(timezone('UTC', {iso_instant(x)}) AS TIMESTAMP)"
+            e = utc_instant(x)
         elif col.type == "double":
             e = f"CASE WHEN isfinite(TRY_CAST({x} AS DOUBLE)) THEN TRY_CAST({x} AS DOUBLE) END"
         elif col.type == "integer":
@@ -383,14 +541,17 @@ class Validator:
         return f"{e} AS {q(col.name)}"
 
     def make_typed(self, table: str) -> None:
+        """The view ``typed_<table>``: the contract's columns typed (bad cells NULL), then the extras as text."""
         spec = TABLES[table]
-        raw = q("raw_" + table)
-        present = {r[0] for r in self.con.execute(f"DESCRIBE {raw}").fetchall()}
-        exprs = [self.cast_expr(c, present) for c in spec.columns]
-        exprs += [q(e) for e in self.extra_columns.get(table, [])]
+        types = self.types[table]
+        exprs = [self.cast_expr(c, types) for c in spec.columns]
+        exprs += [q(e) if types[e] == "VARCHAR" else f"CAST({q(e)} AS VARCHAR) AS {q(e)}"
+                  for e in self.extra_columns.get(table, [])]
         self.con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {q('typed_' + table)} AS SELECT {ROW}, {', '.join(exprs)} FROM {raw}"
+            f"CREATE OR REPLACE TEMP VIEW {q('typed_' + table)} AS SELECT {ROW}, {', '.join(exprs)} "
+            f"FROM {q('raw_' + table)}"
         )
+
 
     # -- table-level checks --------------------------------------------------
     def check_keys(self, src: SourceFile) -> None:
@@ -400,6 +561,11 @@ class Validator:
         typed = q("typed_" + src.table)
         key = ", ".join(q(k) for k in spec.primary_key)
         not_null = " AND ".join(f"{q(k)} IS NOT NULL" for k in spec.primary_key)
+        # A grouped count finds whether any key repeats (a hash aggregate, cheap); only then
+        # the window query below, which sorts the table, says where.
+        if self.con.execute(f"SELECT 1 FROM {typed} WHERE {not_null} GROUP BY {key} HAVING count(*) > 1 "
+                            "LIMIT 1").fetchone() is None:
+            return
         rows = self.con.execute(
             f"SELECT {ROW}, {key}, first_row FROM (SELECT {ROW}, {key}, "
             f"min({ROW}) OVER (PARTITION BY {key}) AS first_row FROM {typed} WHERE {not_null}) "
@@ -418,7 +584,7 @@ class Validator:
                 continue
             # Compared as typed (UTC) values, shown as written in the file.
             rows = self.con.execute(
-                f"SELECT t.{ROW}, {trim('r.' + q(end))}, {trim('r.' + q(start))} "
+                f"SELECT t.{ROW}, {trim(f'CAST(r.{q(end)} AS VARCHAR)')}, {trim(f'CAST(r.{q(start)} AS VARCHAR)')} "
                 f"FROM {typed} t JOIN {raw} r USING ({ROW}) "
                 f"WHERE t.{q(end)} < t.{q(start)} ORDER BY t.{ROW} LIMIT {MAX_DEFECTS + 1}"
             ).fetchall()
