@@ -8,7 +8,7 @@ DEMO_DIR := demo-data
 WORKSPACE := .csmetrics/workspace.duckdb
 HEADLINE := mrr,net_new_mrr,arpa,active_customers,customer_churn_rate,customer_retention_rate,net_revenue_retention,gross_revenue_retention,clv,crc,renewal_rate,fcr_rate,nps,csat,ces,product_adoption_rate
 
-.PHONY: install demo test lint bench browser-deps clean mutation
+.PHONY: install demo test lint bench browser-deps clean mutation docs
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -47,6 +47,10 @@ bench: install
 # Prints killed / total and the surviving mutants per module (docs/testing.md).
 mutation: install
 	$(BIN)/python mutation/run.py
+
+# docs/cli.md's command reference, regenerated from the Typer app (a test fails when it is stale).
+docs: install
+	$(BIN)/python -m csmetrics.cli.docs
 
 clean:
 	rm -rf $(VENV) .csmetrics $(DEMO_DIR) report.html .bench
