@@ -47,8 +47,9 @@ def test_blocks_markers_and_commands_are_found(tmp_path: Path) -> None:
     assert (make.kind, make.line, make.runnable) == ("shell", 7, True)
     demo, test = make.commands
     assert (demo.text, make.skipped(demo), make.skipped(test)) == ("make demo", None, "runs the suite")
-    assert sample.kind == "other" and sample.marker("output-of").arg == "csmetrics feedback --data d"
-    assert sample.marker("setup").arg.strip() == "csmetrics demo --out d"
+    output_of, setup = sample.marker("output-of"), sample.marker("setup")
+    assert sample.kind == "other" and output_of is not None and setup is not None
+    assert (output_of.arg, setup.arg.strip()) == ("csmetrics feedback --data d", "csmetrics demo --out d")
     assert py.kind == "python" and py.text == "import csmetrics"
     synopsis, curl = mixed.commands
     assert synopsis.is_synopsis and synopsis.text.endswith("[--format table|json]")
