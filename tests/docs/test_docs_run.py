@@ -19,12 +19,17 @@ Markers: see tests/docs/blocks.py.
 from __future__ import annotations
 
 import re
+import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
 import typer
 
 from csmetrics.cli.main import app
+from csmetrics.config import Config
+from csmetrics.models.health import parse_config
+from csmetrics.sources.stripe.pipeline import StripeSettings
 from tests.docs.blocks import ROOT, Block, Command, all_blocks
 from tests.docs.runner import Result, Shell, wants_json
 from tests.docs.shape import check_json, check_sample
@@ -34,6 +39,7 @@ pytestmark = pytest.mark.xdist_group("docs")
 BLOCKS = all_blocks()
 RUNNABLE = [b for b in BLOCKS if b.runnable]
 SAMPLES = [b for b in BLOCKS if b.marker("output-of")]
+TOML = [b for b in BLOCKS if b.marker("toml")]
 WITH_CLI = [b for b in BLOCKS if b.kind == "shell" and any(c.program == "csmetrics" for c in b.commands)]
 
 MAX_NOT_RUN = 13
@@ -157,7 +163,7 @@ def test_every_shell_and_python_block_is_run_or_checked() -> None:
     assert not silent, f"blocks neither run nor marked: {silent}"
     for b in BLOCKS:
         for m in b.markers:
-            assert m.kind in ("skip", "expect-exit", "output-of", "setup"), f"{b.id}: unknown marker {m.kind!r}"
+            assert m.kind in ("skip", "expect-exit", "output-of", "setup", "toml"), f"{b.id}: unknown marker {m.kind!r}"
             if m.kind == "output-of":
                 assert b.kind == "other", f"{b.id}: output-of marks a sample block, not a command"
 
@@ -176,3 +182,22 @@ def test_paths_named_in_blocks_not_run_exist() -> None:
                 if re.match(r"^(tests|bench|src|mutation|scripts)/\S+$", path) and not (ROOT / path).exists():
                     missing.append(f"{b.id} line {c.line}: {path}")
     assert not missing, f"paths that do not exist: {missing}"
+
+
+@pytest.mark.parametrize("block", TOML, ids=lambda b: b.id)
+def test_toml_blocks_are_accepted_by_what_reads_them(block: Block, tmp_path: Path) -> None:
+    """``toml settings``: a csmetrics.toml that ingest and the connectors accept; ``toml health-model``: segment
+    overrides that complete the packaged health model."""
+    marker = block.marker("toml")
+    assert marker is not None and marker.arg in ("settings", "health-model"), f"{block.id}: toml settings|health-model"
+    if marker.arg == "settings":
+        path = tmp_path / "csmetrics.toml"
+        path.write_text(block.text, encoding="utf-8")
+        settings = StripeSettings.load(path)  # [sources.stripe], and the company settings beside it
+        assert Config.read(tmp_path)[1] == []
+        assert settings.base == Config.read(tmp_path)[0]
+    else:
+        default = (ROOT / "src/csmetrics/models/health_default.toml").read_text(encoding="utf-8")
+        model = default[:default.index("\n[segments.")] + "\n" + block.text  # the doc's segments instead
+        config = parse_config(tomllib.loads(model), block.id)
+        assert set(config.segments) == set(re.findall(r"^\[segments\.(\w+)\]", block.text, re.M))
