@@ -127,8 +127,37 @@ def test_backtest_command_on_the_demo(demo_dir: Path) -> None:
     assert out["horizon_days"] == 90 and out["configured"]["auc"] > 0.6
     assert {c["component"] for c in out["suggest"]["components"]} >= {"nps", "adoption", "renewal"}
     table = run("health", "backtest", "--data", str(demo_dir), "--period", "quarter", "--suggest")
-    for text in ("AUC", "churn rate by colour", "calibration", "suggested weight", "holdout", "[components.nps]"):
+    for text in ("AUC", "churn rate by colour", "calibration", "suggested weight", "holdout", "suggested weights: ",
+                 "--save-config"):
         assert text in table, text
+
+
+def test_saved_suggested_model_loads_and_backtests_as_the_suggestion(demo_dir: Path, tmp_path: Path) -> None:
+    from csmetrics.models.health.config import load_config
+
+    model = tmp_path / "health.toml"
+    first = json.loads(run("health", "backtest", "--data", str(demo_dir), "--period", "quarter", "--suggest",
+                           "--format", "json", "--save-config", str(model)))
+    weights = {c["component"]: c["suggested_weight"] for c in first["suggest"]["components"]}
+    cfg = load_config(model)  # the file loads as a model
+    assert {n: c.weight for n, c in cfg.base.components.items()} == pytest.approx(weights)
+    # No segment weight overrides are left: every segment scores with the suggested weights.
+    for seg in cfg.segments.values():
+        assert {n: c.weight for n, c in seg.components.items()} == pytest.approx(weights)
+    assert "[segments.onboarding.components.adoption]" in model.read_text()  # other segment settings kept
+    again = json.loads(run("health", "backtest", "--data", str(demo_dir), "--period", "quarter", "--format", "json",
+                           "--health-config", str(model)))
+    # Backtesting the saved model gives the figures the first run reported for the suggestion.
+    for key in ("auc", "lift_top_decile", "brier"):
+        assert again["configured"][key] == pytest.approx(first["suggest"]["suggested"][key]), key
+    assert again["configured"]["by_color"] == first["suggest"]["suggested"]["by_color"]
+
+
+def test_save_config_needs_suggest(demo_dir: Path, tmp_path: Path) -> None:
+    res = CliRunner().invoke(app, ["health", "backtest", "--data", str(demo_dir), "--save-config",
+                                   str(tmp_path / "h.toml")])
+    assert res.exit_code == 2 and "add --suggest" in res.output
+    assert not (tmp_path / "h.toml").exists()
 
 
 def test_at_risk_sorts_by_mrr_at_stake(tmp_path: Path) -> None:

@@ -383,6 +383,11 @@ def backtest_cmd(
     = False,
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     health_config: ConfigOpt = None,
+    save_config: Annotated[
+        Path | None,
+        typer.Option("--save-config", help="With --suggest: write the model with the suggested weights (the one "
+                     "backtested as 'suggested') to this TOML file, for --health-config.", show_default=False),
+    ] = None,
 ) -> None:
     """Score every paying account at every period end, then check who churned within the horizon.
 
@@ -396,6 +401,8 @@ def backtest_cmd(
 
     _check_format(fmt, ("table", "json"))
     check_grain(period)
+    if save_config is not None and not suggest:
+        raise UsageError("--save-config writes the suggested weights: add --suggest")
     days = parse_horizon(horizon)
     s = parse_date(start, "--start") if start else None
     e = parse_date(end, "--end") if end else None
@@ -406,6 +413,13 @@ def backtest_cmd(
             task = prog.add_task("backtest", total=None)
             bt = backtest(ds, cfg, days, period, s, e, suggest,
                           progress=lambda msg: prog.update(task, description=msg))
+    if save_config is not None and bt.suggestion is not None:
+        from csmetrics.models.health.config import model_text, with_weights_toml
+
+        source = None if cfg.source == "default" else cfg.source
+        save_config.write_text(with_weights_toml(model_text(source), bt.suggestion.weights()), encoding="utf-8")
+        err.print(f"wrote {save_config}: the model with the suggested weights; use it with --health-config "
+                  f"{save_config}", highlight=False)
     if fmt == "json":
         print_json(bt.to_dict())
         return
@@ -475,7 +489,8 @@ def _render_backtest(bt: Any) -> None:
     if sug.holdout_from:
         console.print(f"[dim]holdout: weights fitted on period ends before {sug.holdout_from}, both models "
                       "scored on the period ends from it (out of time).[/]")
-    snippet = "\n".join(f"[components.{n}]\nweight = {w:g}" for n, w in sug.weights().items())
-    console.print("To use the suggested weights, set them in your health config (segment weight overrides "
-                  "still apply on top):")
-    console.print(snippet, markup=False, highlight=False)
+    weights = ", ".join(f"{n} = {w:g}" for n, w in sug.weights().items())
+    console.print(f"suggested weights: {weights}", markup=False, highlight=False)
+    console.print("The suggested figures score every segment with these weights (segment weight overrides "
+                  "dropped). To use that model, re-run with --save-config health.toml and pass "
+                  "--health-config health.toml.", highlight=False)

@@ -340,19 +340,46 @@ def parse_config(raw: Mapping[str, Any], source: str = "default") -> HealthConfi
 def load_config(path: str | Path | None = None) -> HealthConfig:
     """The model at ``path`` (TOML), or the packaged default when None."""
     if path is None:
-        text = resources.files("csmetrics.models").joinpath(DEFAULT_RESOURCE).read_text(encoding="utf-8")
+        text = model_text()
         source = "default"
     else:
         p = Path(path)
         if not p.is_file():
             raise UsageError(f"health config {p} does not exist")
-        text = p.read_text(encoding="utf-8")
+        text = model_text(p)
         source = str(p)
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"health config {source}: not valid TOML: {exc}") from exc
     return parse_config(raw, source)
+
+
+def model_text(path: str | Path | None = None) -> str:
+    """The TOML text of the model at ``path``, or of the packaged default when None."""
+    if path is None:
+        return resources.files("csmetrics.models").joinpath(DEFAULT_RESOURCE).read_text(encoding="utf-8")
+    return Path(path).read_text(encoding="utf-8")
+
+
+def with_weights_toml(text: str, weights: Mapping[str, float]) -> str:
+    """The model ``text`` with every component's weight set from ``weights`` and no segment weight overrides.
+
+    This is the model :meth:`HealthConfig.with_weights` builds, and so the one that
+    ``health backtest --suggest`` scores as "suggested", written as TOML that loads with
+    ``--health-config``. Comments, rules, colours and segments' other settings are kept
+    (tomlkit keeps the file's layout). A component missing from ``weights`` gets 0.
+    """
+    import tomlkit
+
+    doc = tomlkit.parse(text)
+    components = doc.get("components", {})
+    for name in components:
+        components[name]["weight"] = float(weights.get(name, 0.0))
+    for seg in doc.get("segments", {}).values():
+        if "weights" in seg:
+            del seg["weights"]
+    return tomlkit.dumps(doc)
 
 
 def config_for(source: str | None, path: str | Path | None = None) -> HealthConfig:
