@@ -9,6 +9,7 @@ never mutated, and tests other people run meanwhile see the real code.
     python mutation/run.py revenue validate    # some modules
     python mutation/run.py --survivors revenue # re-run only last run's survivors (after adding tests)
     python mutation/run.py --resume validate   # finish an interrupted session
+    python mutation/run.py --rev HEAD          # the last commit, not the working tree
     python mutation/run.py --report            # print the last results again
 
 A survivor listed in mutation/equivalent.toml (matched on its module, operator,
@@ -18,6 +19,7 @@ mutated line and, if given, function) is reported as equivalent, with the reason
 from __future__ import annotations
 
 import argparse
+import hashlib
 import math
 import os
 import shutil
@@ -30,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cosmic_ray.work_db import WorkDB, use_db
-from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
+from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkItem, WorkResult
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = ROOT / "mutation"
@@ -55,6 +57,11 @@ class Module:
     def session(self) -> Path:
         return WORK / f"{self.name}.sqlite"
 
+    @property
+    def source_digest(self) -> Path:
+        """SHA-256 of the module a session was made from: its mutants only apply to that text."""
+        return WORK / f"{self.name}.sha256"
+
 
 def load() -> tuple[dict[str, Module], list[str], list[dict[str, str]]]:
     cfg = tomllib.loads((HERE / "config.toml").read_text())
@@ -64,15 +71,28 @@ def load() -> tuple[dict[str, Module], list[str], list[dict[str, str]]]:
     return modules, cfg["operators"]["exclude"], equivalent
 
 
-def copy_tree() -> None:
-    """A fresh copy of the code and tests to mutate (the working tree itself is never touched)."""
+def copy_tree(rev: str | None = None) -> None:
+    """A fresh copy of the code and tests to mutate (the working tree itself is never touched).
+
+    From the working tree, or with ``rev`` from that git revision (a snapshot that edits in
+    progress cannot change).
+    """
     if TREE.exists():
         shutil.rmtree(TREE)
     TREE.mkdir(parents=True)
+    if rev:
+        archive = subprocess.run(["git", "archive", rev, "src", "tests", "pyproject.toml"],
+                                 cwd=ROOT, check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(TREE)], input=archive, check=True)
+        return
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis")
     for name in ("src", "tests"):
         shutil.copytree(ROOT / name, TREE / name, ignore=ignore)
     shutil.copy2(ROOT / "pyproject.toml", TREE / "pyproject.toml")
+
+
+def digest(m: Module) -> str:
+    return hashlib.sha256((TREE / m.path).read_bytes()).hexdigest()
 
 
 def env() -> dict[str, str]:
@@ -138,14 +158,26 @@ def sample(m: Module) -> None:
         print(f"  sampled {len(pending) - len(skip)} of {len(pending)} mutants (every {k}th in source order)")
 
 
-def reset_survivors(m: Module) -> int:
+def reset_survivors(m: Module, equivalent: list[dict[str, str]]) -> int:
+    """Make the session's unexplained survivors pending again; returns how many."""
+    with use_db(m.session, WorkDB.Mode.open) as db:
+        jobs = [item.job_id for item, result in db.completed_work_items
+                if result.test_outcome == TestOutcome.SURVIVED and not why_equivalent(m, item, result, equivalent)]
     with sqlite3.connect(m.session) as con:
-        n = con.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'").rowcount
-    return n
+        con.executemany("DELETE FROM work_results WHERE job_id = ?", [(j,) for j in jobs])
+    return len(jobs)
 
 
 def mutated_line(diff: str) -> str:
     return " / ".join(ln[1:].strip() for ln in diff.splitlines() if ln.startswith("+") and not ln.startswith("+++"))
+
+
+def why_equivalent(m: Module, item: WorkItem, result: WorkResult, equivalent: list[dict[str, str]]) -> str | None:
+    """The reason mutation/equivalent.toml gives for this mutant, or None."""
+    mut, line = item.mutations[0], mutated_line(result.diff or "")
+    return next((e["reason"] for e in equivalent if e["module"] == m.name
+                 and e["operator"] == mut.operator_name and e["mutated"] == line
+                 and e.get("function", mut.definition_name) == mut.definition_name), None)
 
 
 def report(m: Module, equivalent: list[dict[str, str]]) -> tuple[int, int, int, int]:
@@ -165,12 +197,8 @@ def report(m: Module, equivalent: list[dict[str, str]]) -> tuple[int, int, int, 
             killed += 1
             timeouts += result.output == "timeout"
         elif result.test_outcome == TestOutcome.SURVIVED:
-            mut = item.mutations[0]
-            line = mutated_line(result.diff or "")
-            reason = next((e["reason"] for e in equivalent if e["module"] == m.name
-                           and e["operator"] == mut.operator_name and e["mutated"] == line
-                           and e.get("function", mut.definition_name) == mut.definition_name), None)
-            (equiv if reason else survivors).append((mut, result, reason))
+            reason = why_equivalent(m, item, result, equivalent)
+            (equiv if reason else survivors).append((item.mutations[0], result, reason))
         else:
             incompetent += 1
     total = killed + len(survivors) + len(equiv) + incompetent
@@ -190,34 +218,39 @@ def main() -> None:
     modules, exclude, equivalent = load()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("modules", nargs="*", help=f"modules to run (default: all of {', '.join(modules)})")
-    p.add_argument("--survivors", action="store_true", help="re-run only the survivors of the last session")
+    p.add_argument("--survivors", action="store_true", help="re-run only the unexplained survivors of the last session")
     p.add_argument("--resume", action="store_true", help="run the mutants an interrupted session left pending")
     p.add_argument("--report", action="store_true", help="only print the last results")
+    p.add_argument("--rev", help="mutate this git revision (e.g. HEAD) instead of the working tree")
     args = p.parse_args()
     if unknown := set(args.modules) - set(modules):
         p.error(f"unknown module(s) {', '.join(sorted(unknown))}: expected {', '.join(modules)}")
     chosen = [modules[n] for n in (args.modules or modules)]
     if not args.report:
         WORK.mkdir(exist_ok=True)
-        copy_tree()
+        copy_tree(args.rev)
         for m in chosen:
             print(f"== {m.name}: mutating {m.path}")
             write_config(m, exclude)
             print(f"  clean run of the tests: {baseline(m):.1f} s")
             start = time.monotonic()
-            if args.resume and m.session.exists():
-                print("  resuming the pending mutants")
-            elif args.survivors and m.session.exists():
-                print(f"  re-running {reset_survivors(m)} survivors")
+            if (args.resume or args.survivors) and m.session.exists():
+                if not m.source_digest.exists() or m.source_digest.read_text() != digest(m):
+                    sys.exit(f"{m.path} is not the text its session was made from: run it afresh "
+                             "(or pass --rev with the revision the session was made from)")
+                if args.resume:
+                    print("  resuming the pending mutants")
+                else:
+                    print(f"  re-running {reset_survivors(m, equivalent)} survivors (equivalent ones left as they are)")
             else:
+                m.source_digest.write_text(digest(m))
                 run(BIN / "cosmic-ray", "init", "--force", m.config, m.session)
                 run(BIN / "cr-filter-operators", m.session, m.config)
                 sample(m)
             run(BIN / "cosmic-ray", "exec", m.config, m.session)
             print(f"  mutants ran in {time.monotonic() - start:.0f} s")
-            mutated = (TREE / m.path).read_text() != (ROOT / m.path).read_text()
-            if mutated:  # cosmic-ray restores each file; say so loudly if it did not
-                print(f"  WARNING: {TREE / m.path} differs from {m.path} after the run")
+            if digest(m) != m.source_digest.read_text():  # cosmic-ray restores each file; say so if it did not
+                print(f"  WARNING: {TREE / m.path} is not the text the session was made from after the run")
     print("\nMutation score per module (killed / total non-skipped mutants; timeouts count as killed)")
     for m in chosen:
         report(m, equivalent)
