@@ -132,3 +132,27 @@ def test_demo_tables_fit_and_never_cut_a_figure(demo: Path, columns: int, comman
 ])
 def test_compact_numbers_keep_three_significant_digits(value: float | None, unit: str, text: str) -> None:
     assert compact_value(value, unit) == text
+
+
+def test_each_command_takes_the_width_it_runs_at_not_the_one_at_import(tiny: Path) -> None:
+    from csmetrics.cli import common
+
+    common.console.width = 20  # as if the module had been imported under COLUMNS=20
+    try:
+        res = runner.invoke(app, ["explain", "mrr", "--period", "2025-03", "--workspace", str(tiny)],
+                            env={"COLUMNS": "200"})
+        assert res.exit_code == 0, res.output
+        # The definition is one line at 200 columns; at 20 it would wrap after a few words.
+        assert "Monthly recurring revenue at the end of the period (its last day), in base currency." in res.stdout
+        assert common.console.width == 200
+    finally:
+        common.fit_consoles()
+
+
+def test_a_title_naming_a_long_path_wraps_at_the_width(tmp_path: Path, tiny: Path) -> None:
+    deep = tmp_path / ("a-long-directory-name-" * 4) / "workspace.duckdb"
+    deep.parent.mkdir(parents=True)
+    deep.write_bytes(tiny.read_bytes())
+    out = _table(deep, 80, *TINY)
+    _fits(out, 80)
+    assert "".join(out.split()).startswith(f"csmetrics:{deep},bymonth")  # the whole path, folded

@@ -17,6 +17,23 @@ from csmetrics.schema.errors import CsmetricsError, DataError
 console = Console()
 err = Console(stderr=True)
 
+
+def fit_consoles() -> None:
+    """Read the width afresh for this command: ``COLUMNS`` if set, else the terminal's at each print.
+
+    Rich fixes a console's width from ``COLUMNS`` when the console is made, at import. The
+    consoles outlive one command (tests, in-process use), so each command starts from the
+    environment it runs in, not from the one the module was first imported in.
+    """
+    import os
+
+    columns = os.environ.get("COLUMNS", "")
+    for c in (console, err):
+        if columns.isdigit() and int(columns) > 0:
+            c.width = int(columns)
+        else:
+            c._width = None  # Rich's documented default: measure the terminal (or 80) at each print
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 DataOpt = Annotated[
@@ -38,6 +55,7 @@ def handle_errors(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        fit_consoles()
         try:
             return fn(*args, **kwargs)
         except DataError as exc:

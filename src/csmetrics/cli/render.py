@@ -146,7 +146,8 @@ def print_tables(tables: Sequence[RenderableType], width: int | None) -> None:
         out = Console(width=w)
         if i and isinstance(t, Table) and isinstance(tables[i - 1], Table):
             out.print()
-        out.print(t, soft_wrap=not isinstance(t, Table))
+        # Text (a title naming a long path) wraps at the width like the tables; unbounded when piped.
+        out.print(t, soft_wrap=not isinstance(t, Table) and width is None)
 
 
 # ----------------------------------------------------------------------------- period grid
