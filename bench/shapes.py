@@ -1,6 +1,7 @@
 """Data shapes that `csmetrics demo` does not make, written as Parquet for `make bench`.
 
     .venv/bin/python bench/shapes.py SHAPE OUT_DIR [--accounts 200000] [--seed 7]
+    .venv/bin/python bench/shapes.py --validate DATA_DIR     # validation only, as ingest runs it (timed)
 
 Each shape is a company of ``accounts`` accounts generated with numpy and
 pyarrow (vectorised: 200k accounts and 20M usage events in well under a
@@ -241,13 +242,38 @@ def generate(shape: Shape, out: Path, accounts: int, seed: int = 7) -> dict[str,
     return rows
 
 
+def validate_only(data: Path) -> dict[str, object]:
+    """Validate ``data`` as ``csmetrics ingest`` does (same memory cap), writing nothing."""
+    import duckdb
+
+    from csmetrics.io.dataset import _inputs, cap_memory
+    from csmetrics.io.validate import validate
+
+    t0 = time.perf_counter()
+    files, config, settings_defects = _inputs(data)
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        cap_memory(con, con)
+        validate(con, files, config, settings_defects=settings_defects)
+    finally:
+        con.close()
+    return {"validated": str(data), "seconds": round(time.perf_counter() - t0, 2)}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("shape", choices=sorted(SHAPES))
-    ap.add_argument("out", type=Path)
+    ap.add_argument("shape", nargs="?", choices=sorted(SHAPES))
+    ap.add_argument("out", nargs="?", type=Path)
     ap.add_argument("--accounts", type=int, default=200_000)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--validate", type=Path, help="only validate this data directory (timed)")
     args = ap.parse_args()
+    if args.validate is not None:
+        print(json.dumps(validate_only(args.validate)))
+        return 0
+    if args.shape is None or args.out is None:
+        ap.error("give SHAPE and OUT_DIR, or --validate DATA_DIR")
     t0 = time.perf_counter()
     rows = generate(SHAPES[args.shape], args.out, args.accounts, args.seed)
     print(json.dumps({"shape": args.shape, "rows": rows, "seconds": round(time.perf_counter() - t0, 2)}))

@@ -231,18 +231,20 @@ def _write(con: duckdb.DuckDBPyConnection, files: dict[str, Any], config: Config
             key = TABLES[name].primary_key
             if key:
                 cond = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in key)
-                con.execute(f"DELETE FROM {target} t WHERE EXISTS (SELECT 1 FROM {staged} s WHERE {cond})")
+                if name in present:  # (a new table has nothing to replace: no pass over the staged rows)
+                    con.execute(f"DELETE FROM {target} t WHERE EXISTS (SELECT 1 FROM {staged} s WHERE {cond})")
                 con.execute(f"INSERT INTO {target} ({col_list}) SELECT {col_list} FROM {staged}")
             else:
-                # De-duplicated with a grouped DISTINCT and an anti-join, which DuckDB
-                # spills to disk when they outgrow the memory cap (a set EXCEPT over
-                # hundreds of millions of usage events cannot).
-                fresh = f"SELECT DISTINCT {col_list} FROM {staged} AS s"
                 stored_before = con.execute(f"SELECT count(*) FROM {target}").fetchone()
                 if stored_before and stored_before[0]:
+                    # De-duplicated with a grouped DISTINCT and an anti-join, which DuckDB
+                    # spills to disk when they outgrow the memory cap (a set EXCEPT over
+                    # hundreds of millions of usage events cannot).
                     same = " AND ".join(f"t.{q(c)} IS NOT DISTINCT FROM s.{q(c)}" for c in cols)
-                    fresh += f" WHERE NOT EXISTS (SELECT 1 FROM {target} AS t WHERE {same})"
-                con.execute(f"INSERT INTO {target} ({col_list}) {fresh}")
+                    con.execute(f"INSERT INTO {target} ({col_list}) SELECT DISTINCT {col_list} FROM {staged} AS s "
+                                f"WHERE NOT EXISTS (SELECT 1 FROM {target} AS t WHERE {same})")
+                else:
+                    _insert_distinct(con, target, staged, cols)
             read = con.execute(f"SELECT count(*) FROM {staged}").fetchone()
             stored = con.execute(f"SELECT count(*) FROM {target}").fetchone()
             counts[name] = {"read": int(read[0]) if read else 0, "stored": int(stored[0]) if stored else 0}
@@ -261,6 +263,28 @@ def _write(con: duckdb.DuckDBPyConnection, files: dict[str, Any], config: Config
         con.execute("ROLLBACK")
         raise
     return counts
+
+
+def _insert_distinct(con: duckdb.DuckDBPyConnection, target: str, staged: str, cols: list[str]) -> None:
+    """Fill the empty ``target`` with the distinct rows of ``staged``, streaming.
+
+    The rows are inserted as they come (no DISTINCT holding every row in a hash
+    table on the way in); then a grouped count of a hash of each stored row
+    finds whether any row repeats, which in real exports is rare, and only the
+    rows with a repeated hash are compared whole: the later copies of equal
+    rows are deleted (the first one read stays).
+    """
+    col_list = ", ".join(q(c) for c in cols)
+    con.execute(f"INSERT INTO {target} ({col_list}) SELECT {col_list} FROM {staged}")
+    row_hash = f"hash({col_list})"
+    repeated = f"SELECT h FROM (SELECT {row_hash} AS h FROM {target}) GROUP BY h HAVING count(*) > 1"
+    if con.execute(f"{repeated} LIMIT 1").fetchone() is None:
+        return
+    con.execute(
+        f"DELETE FROM {target} WHERE rowid IN (SELECT rowid FROM (SELECT rowid, row_number() OVER "
+        f"(PARTITION BY {col_list} ORDER BY rowid) AS copy FROM {target} WHERE {row_hash} IN ({repeated})) "
+        "WHERE copy > 1)"
+    )
 
 
 def open_workspace(workspace: str | Path = DEFAULT_WORKSPACE, read_only: bool = True) -> Dataset:

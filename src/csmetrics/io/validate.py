@@ -78,8 +78,9 @@ def trim(sql: str) -> str:
     return f"trim({sql}, {lit(TRIMMED)})"
 
 
-# Text the plain TIMESTAMP cast reads as the same UTC instant as iso_instant() (no offset, or Z).
-_PLAIN_INSTANT = r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z?)?"
+# Text the plain TIMESTAMP cast reads as the same UTC instant as iso_instant(): no offset (or Z), and
+# years 1000-9999 (ICU, behind TIMESTAMPTZ, counts the years before 1 AD differently).
+_PLAIN_INSTANT = r"[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z?)?"
 
 
 def utc_instant(sql: str) -> str:
@@ -165,29 +166,42 @@ def _typed_kind(col: Column, sqltype: str) -> str:
 
 
 def _instant_fast(x: str, sqltype: str) -> str:
-    """SQL: true when the typed value ``x`` is one whose text form the text rules accept as is."""
+    """SQL: true when the typed value ``x`` is one whose text form the text rules accept as is.
+
+    Compared with constants of the column's own type: a cast of every value (to DATE, say)
+    would go through ICU's calendar for TIMESTAMPTZ, the slowest part of a scan.
+    """
     if sqltype == "DATE":
         return f"{x} {_SAFE_DATES}"
-    ok = f"CAST({x} AS DATE) {_SAFE_DATES}"
+    if sqltype == "TIMESTAMP WITH TIME ZONE":
+        return f"{x} BETWEEN TIMESTAMPTZ '1000-01-01 00:00:00+00' AND TIMESTAMPTZ '9999-12-30 00:00:00+00'"
     if sqltype == "TIMESTAMP_NS":  # below a microsecond the text is parsed with rounding: leave it to the text path
-        ok += f" AND epoch_ns({x}) % 1000 = 0"
-    return ok
+        return f"epoch_ns({x}) % 1000 = 0"  # (and every TIMESTAMP_NS lies within 1677-2262)
+    return f"{x} BETWEEN TIMESTAMP '1000-01-01' AND TIMESTAMP '9999-12-30'"
 
 
 def _instant_value(x: str, sqltype: str) -> str:
-    """SQL: the UTC TIMESTAMP of a typed value (for values that pass :func:`_instant_fast`)."""
-    return f"timezone('UTC', {x})" if sqltype == "TIMESTAMP WITH TIME ZONE" else f"CAST({x} AS TIMESTAMP)"
+    """SQL: the UTC TIMESTAMP of a typed value (for values that pass :func:`_instant_fast`).
+
+    A TIMESTAMPTZ's microseconds since the epoch are its UTC wall time: no ICU on the way.
+    """
+    if sqltype == "TIMESTAMP WITH TIME ZONE":
+        return f"make_timestamp(epoch_us({x}))"
+    return f"CAST({x} AS TIMESTAMP)"
 
 
 class Validator:
     """Reads and validates the files of one data directory on a DuckDB connection.
 
     Cells as read are in ``raw_<table>`` (a view over a Parquet file, a table for
-    CSV); the typed view over them is ``typed_<table>``.
+    CSV); the typed view over them is ``typed_<table>``. With ``exact``, every
+    cell is read and checked as text with the ISO 8601 parser (the reference
+    the fast paths are tested against, tests/io/test_fast_path.py).
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, config: Config) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, config: Config, exact: bool = False) -> None:
         self.con = con
+        self.exact = exact
         self.config = config
         self.defects: list[Defect] = []
         self.extra_columns: dict[str, list[str]] = {}
@@ -284,7 +298,8 @@ class Validator:
         spec = TABLES[src.table]
         numeric = {c.name for c in spec.columns if c.type in ("double", "integer")}
         lines = _count_lines(src.path)
-        if numeric & set(header) and ROW not in header and self._read_csv_duckdb(src, header, numeric, lines):
+        typed = not self.exact and bool(numeric & set(header)) and ROW not in header
+        if typed and self._read_csv_duckdb(src, header, numeric, lines):
             self.typed_csv[src.table] = header
             return header
         return self._read_csv_text(src, header, lines)
@@ -406,12 +421,18 @@ class Validator:
         return True
 
     # -- cell checks ---------------------------------------------------------
+    def _instant(self, sql: str) -> str:
+        return f"timezone('UTC', {iso_instant(sql)})" if self.exact else utc_instant(sql)
+
+    def _kind(self, col: Column, sqltype: str) -> str:
+        return "text" if self.exact else _typed_kind(col, sqltype)
+
     def _cell_problem(self, col: Column, x: str) -> list[tuple[str, str]]:
         """(sql condition that is true when a non-empty text cell is bad, expectation) pairs."""
         checks: list[tuple[str, str]] = []
         t = trim(x)
         if col.type in ("date", "timestamp"):
-            checks.append((f"{utc_instant(t)} IS NULL", "is not " + col.expected))
+            checks.append((f"{self._instant(t)} IS NULL", "is not " + col.expected))
         elif col.type in ("double", "integer"):
             checks += self._number_problem(col, f"TRY_CAST({t} AS DOUBLE)")
         if col.choices:
@@ -437,7 +458,7 @@ class Validator:
         A typed value gives the same verdicts as its text form (``CAST(x AS VARCHAR)``) would.
         """
         x = q(col.name)
-        kind = _typed_kind(col, sqltype)
+        kind = self._kind(col, sqltype)
         if kind == "text":
             text = x if sqltype == "VARCHAR" else f"CAST({x} AS VARCHAR)"
             empty = f"({text} IS NULL OR {trim(text)} = '')"
@@ -508,7 +529,7 @@ class Validator:
                        "double": "DOUBLE", "integer": "BIGINT"}[col.type]
             return f"CAST({default} AS {sqltype}) AS {q(col.name)}"
         sqltype = types[col.name]
-        kind = _typed_kind(col, sqltype)
+        kind = self._kind(col, sqltype)
         raw = q(col.name) if sqltype == "VARCHAR" else f"CAST({q(col.name)} AS VARCHAR)"
         x = f"NULLIF({trim(raw)}, '')"
         if kind == "instant":
@@ -520,9 +541,9 @@ class Validator:
             e = (f"CASE WHEN isfinite({num}) THEN {num} END" if col.type == "double"
                  else f"CASE WHEN isfinite({num}) THEN TRY_CAST({num} AS BIGINT) END")
         elif col.type == "date":
-            e = f"CAST({utc_instant(x)} AS DATE)"
+            e = f"CAST({self._instant(x)} AS DATE)"
         elif col.type == "timestamp":
-            e = utc_instant(x)
+            e = self._instant(x)
         elif col.type == "double":
             e = f"CASE WHEN isfinite(TRY_CAST({x} AS DOUBLE)) THEN TRY_CAST({x} AS DOUBLE) END"
         elif col.type == "integer":
@@ -645,6 +666,7 @@ def validate(
     config: Config,
     existing: dict[str, str] | None = None,
     settings_defects: list[Defect] | None = None,
+    exact: bool = False,
 ) -> dict[str, list[str]]:
     """Validate ``files`` and leave typed tables ``typed_<name>`` on ``con``.
 
@@ -653,9 +675,9 @@ def validate(
     those of csmetrics.toml (:meth:`Config.read`): they are reported with the
     data's, and the checks that depend on a bad setting stand down. Raises
     DataError listing every defect. Returns the extra (non-contract) columns
-    per table.
+    per table. ``exact`` checks every cell as text (:class:`Validator`).
     """
-    v = Validator(con, config)
+    v = Validator(con, config, exact)
     for d in settings_defects or []:
         v.add(d)
     v.unsettled = unsettled(settings_defects or [])
