@@ -21,4 +21,4 @@ def test_every_mapping_rule_is_in_docs_stripe_md() -> None:
 def test_the_commands_are_in_the_cli_reference() -> None:
     page = (DOCS / "cli.md").read_text(encoding="utf-8")
     for command in ("sync", "import", "sources"):
-        assert f"## {command}\n" in page and f"Usage: csmetrics {command} " in page, command
+        assert f"## csmetrics {command}\n" in page and f"Usage: csmetrics {command} " in page, command
