@@ -179,7 +179,7 @@ def number_column(draw: st.DrawFn, n: int) -> pa.Array:
     if kind == "string":
         return pa.array(draw(st.lists(number_text, min_size=n, max_size=n)), pa.string())
     lo, hi = {"int64": (-(2**63), 2**63 - 1), "int32": (-(2**31), 2**31 - 1), "uint64": (0, 2**64 - 1)}[kind]
-    ints = st.one_of(st.none(), st.integers(-3, 12), st.integers(lo, hi))
+    ints = st.one_of(st.none(), st.integers(max(lo, -3), 12), st.integers(lo, hi))  # no negatives for uint64
     return pa.array(draw(st.lists(ints, min_size=n, max_size=n)), getattr(pa, kind)())
 
 
