@@ -42,6 +42,10 @@ def outcome(data: Path, exact: bool) -> tuple[list[str], dict[str, list[tuple[An
             messages: list[str] = []
         except DataError as exc:
             messages = [str(d) for d in exc.defects]
+        except duckdb.ConversionException:
+            # A timestamp beyond DuckDB's range (year 294247) has no text form: both paths stop
+            # there, as the text-only validation always did.
+            return ["no text form"], {}
         typed = {}
         for name in files:
             views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE temporary").fetchall()}
@@ -158,7 +162,7 @@ def instant_column(draw: st.DrawFn, n: int) -> pa.Array:
     per_s = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[unit]
     ticks = st.one_of(st.integers(lo, hi).map(lambda s: s * per_s),
                       st.integers(lo * min(per_s, 1_000_000), hi * min(per_s, 1_000_000)),
-                      st.integers(-(2**62), 2**62) if unit == "s" else st.integers(lo, hi))
+                      st.integers(-(2**53), 2**53) if unit == "s" else st.integers(lo, hi))
     values = draw(st.lists(st.one_of(st.none(), ticks), min_size=n, max_size=n))
     return pa.array(values, pa.int64()).cast(typ)
 

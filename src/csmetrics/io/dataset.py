@@ -268,23 +268,26 @@ def _write(con: duckdb.DuckDBPyConnection, files: dict[str, Any], config: Config
 def _insert_distinct(con: duckdb.DuckDBPyConnection, target: str, staged: str, cols: list[str]) -> None:
     """Fill the empty ``target`` with the distinct rows of ``staged``, streaming.
 
-    The rows are inserted as they come (no DISTINCT holding every row in a hash
-    table on the way in); then a grouped count of a hash of each stored row
-    finds whether any row repeats, which in real exports is rare, and only the
-    rows with a repeated hash are compared whole: the later copies of equal
-    rows are deleted (the first one read stays).
+    A grouped count of a hash of each row finds the hashes that repeat (in real
+    exports few or none); rows with any other hash are unique and go in as they
+    come, without a DISTINCT holding every row in a hash table, and only the
+    rows with a repeated hash are de-duplicated. (Deleting the copies after
+    inserting them made the commit rewrite the table.)
     """
     col_list = ", ".join(q(c) for c in cols)
-    con.execute(f"INSERT INTO {target} ({col_list}) SELECT {col_list} FROM {staged}")
     row_hash = f"hash({col_list})"
-    repeated = f"SELECT h FROM (SELECT {row_hash} AS h FROM {target}) GROUP BY h HAVING count(*) > 1"
-    if con.execute(f"{repeated} LIMIT 1").fetchone() is None:
-        return
-    con.execute(
-        f"DELETE FROM {target} WHERE rowid IN (SELECT rowid FROM (SELECT rowid, row_number() OVER "
-        f"(PARTITION BY {col_list} ORDER BY rowid) AS copy FROM {target} WHERE {row_hash} IN ({repeated})) "
-        "WHERE copy > 1)"
-    )
+    repeated = f"SELECT h FROM (SELECT {row_hash} AS h FROM {staged}) GROUP BY h HAVING count(*) > 1"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __repeated AS {repeated}")
+    try:
+        if con.execute("SELECT count(*) FROM __repeated").fetchone() == (0,):
+            con.execute(f"INSERT INTO {target} ({col_list}) SELECT {col_list} FROM {staged}")
+            return
+        con.execute(f"INSERT INTO {target} ({col_list}) SELECT {col_list} FROM {staged} "
+                    f"WHERE {row_hash} NOT IN (SELECT h FROM __repeated)")
+        con.execute(f"INSERT INTO {target} ({col_list}) SELECT DISTINCT {col_list} FROM {staged} "
+                    f"WHERE {row_hash} IN (SELECT h FROM __repeated)")
+    finally:
+        con.execute("DROP TABLE __repeated")
 
 
 def open_workspace(workspace: str | Path = DEFAULT_WORKSPACE, read_only: bool = True) -> Dataset:
