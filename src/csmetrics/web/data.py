@@ -455,32 +455,27 @@ def check_csm(store: Store, csm: str | None) -> None:
     check_value("csm", csm, csms(store))
 
 
-def csms(store: Store) -> list[str]:
-    """The distinct values of the accounts' ``csm`` column, sorted."""
+def column_values(store: Store, column: str) -> list[str]:
+    """The distinct non-null values of the accounts' ``column``, sorted ([] when there is no such column)."""
 
     def build() -> list[str]:
         ds = store.ds
-        if "csm" not in ds.account_columns:
+        if column not in ds.account_columns:
             return []
         acc = ds.table("accounts")
-        s = acc.select("csm").filter(acc.csm.notnull()).distinct().order_by("csm")
+        s = acc.select(column).filter(acc[column].notnull()).distinct().order_by(column)
         with store.reading():
-            return [str(x) for x in ds.backend.execute(s)["csm"]]
+            return [str(x) for x in ds.backend.execute(s)[column]]
 
-    return store.cached("csms", build)
+    return store.cached(("values", column), build)
+
+
+def csms(store: Store) -> list[str]:
+    return column_values(store, "csm")
 
 
 def segments(store: Store) -> list[str]:
-    def build() -> list[str]:
-        ds = store.ds
-        if "segment" not in ds.account_columns:
-            return []
-        acc = ds.table("accounts")
-        s = acc.select("segment").filter(acc.segment.notnull()).distinct().order_by("segment")
-        with store.reading():
-            return [str(x) for x in ds.backend.execute(s)["segment"]]
-
-    return store.cached("segments", build)
+    return column_values(store, "segment")
 
 
 # -- cohorts --------------------------------------------------------------------------------
