@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,13 +18,14 @@ from csmetrics.schema.errors import UsageError
 from csmetrics.sources import SOURCES
 
 if TYPE_CHECKING:
-    from csmetrics.sources.stripe.pipeline import Result
+    from csmetrics.sources import Connector
+    from csmetrics.sources.workspace import Result
 
-SourceArg = Annotated[str, typer.Argument(help="The system to read: stripe.")]
+SourceArg = Annotated[str, typer.Argument(help="The system to read: " + ", ".join(SOURCES) + ".")]
 WorkspaceOpt = Annotated[Path, typer.Option("--workspace", help="Workspace DuckDB file.")]
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option("--config", help="csmetrics.toml with \\[sources.stripe] (default ./csmetrics.toml if present).",
+    typer.Option("--config", help="csmetrics.toml with \\[sources.NAME] tables (default ./csmetrics.toml if present).",
                  show_default=False),
 ]
 
@@ -33,15 +36,31 @@ def register(app: typer.Typer) -> None:
     app.command("sources")(sources_cmd)
 
 
-def _check(source: str) -> None:
-    if source not in SOURCES:
-        raise UsageError(f"unknown source {source!r} (known: {', '.join(SOURCES)})")
+def _connector(source: str) -> Connector:
+    from csmetrics.sources import connector
+
+    return connector(source)
 
 
-def _summary(title: str, result: Result) -> None:
+@contextmanager
+def _bars(unit: str) -> Iterator[Callable[[str, int, bool], None]]:
+    """A progress bar per object type on stderr; yields ``progress(kind, done so far, finished)``."""
+    tasks: dict[str, TaskID] = {}
+    with Progress(TextColumn("{task.description:<14}"), BarColumn(), TextColumn("{task.completed:,} " + unit),
+                  TimeElapsedColumn(), console=err, transient=False) as bars:
+
+        def progress(kind: str, n: int, done: bool) -> None:
+            if kind not in tasks:
+                tasks[kind] = bars.add_task(kind, total=None)
+            bars.update(tasks[kind], completed=n, total=n if done else None)
+
+        yield progress
+
+
+def _summary(title: str, source: str, result: Result) -> None:
     t = Table(title=title)
     t.add_column("table")
-    t.add_column("rows from stripe", justify="right")
+    t.add_column(f"rows from {source}", justify="right")
     for name, n in result.rows.items():
         t.add_row(name, f"{n:,}")
     console.print(t)
@@ -50,9 +69,8 @@ def _summary(title: str, result: Result) -> None:
                       f"accounts matched {result.matched:,}, unmatched {result.unmatched:,}", highlight=False)
     else:
         console.print(f"nothing new: the workspace is unchanged ({result.objects:,} objects)", highlight=False)
-    if result.unmatched_charges:
-        console.print(f"{result.unmatched_charges:,} charge(s) without a customer are not in the charges table "
-                      "(counted in `csmetrics sources`)", highlight=False)
+    for note in result.notes:
+        console.print(note, highlight=False)
 
 
 @handle_errors
@@ -66,64 +84,64 @@ def sync_cmd(
 ) -> None:
     """Pull new and changed objects through the vendor's API, map them and upsert them into the workspace.
 
-    The API key comes only from the environment variable STRIPE_API_KEY (name set by
-    \\[sources.stripe] api_key_env in csmetrics.toml). All-or-nothing: a failure leaves the
-    workspace as it was. A second sync with nothing new changes nothing. See docs/stripe.md.
+    Credentials come only from environment variables (STRIPE_API_KEY, HUBSPOT_TOKEN,
+    ZENDESK_EMAIL + ZENDESK_API_TOKEN, SALESFORCE_*; names set in \\[sources.NAME] of
+    csmetrics.toml). All-or-nothing: a failure leaves the workspace as it was. A second
+    sync with nothing new changes nothing. See docs/sources.md.
     """
-    _check(source)
-    from csmetrics.sources.stripe.pipeline import StripeSettings, sync
-
-    settings = StripeSettings.load(config)
-    tasks: dict[str, TaskID] = {}
-    with Progress(TextColumn("{task.description:<14}"), BarColumn(), TextColumn("{task.completed:,} objects"),
-                  TimeElapsedColumn(), console=err, transient=False) as bars:
-
-        def progress(kind: str, n: int, done: bool) -> None:
-            if kind not in tasks:
-                tasks[kind] = bars.add_task(kind, total=None)
-            bars.update(tasks[kind], completed=n, total=n if done else None)
-
-        result = sync(workspace, settings, api_base=api_base, full=full, progress=progress)
-    _summary(f"synced {source} into {workspace} in {result.seconds:.1f} s ({result.requests} list calls)", result)
+    conn = _connector(source)
+    if not conn.can_sync:
+        raise UsageError(f"{source} has no API to sync from: use `csmetrics import {source} PATH`")
+    settings = conn.load_settings(config)
+    with _bars("objects") as progress:
+        result = conn.sync(workspace, settings, api_base=api_base, full=full, progress=progress)
+    _summary(f"synced {source} into {workspace} in {result.seconds:.1f} s ({result.requests} list calls)", source,
+             result)
 
 
 @handle_errors
 def import_cmd(
     source: SourceArg,
-    directory: Annotated[Path, typer.Argument(help="Directory of the vendor's JSON files (customers.json...).")],
+    directory: Annotated[Path, typer.Argument(help="The vendor's saved files: a directory of JSON files "
+                                              "(customers.json...), or a file or directory for segment/delighted.")],
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     out: Annotated[Path | None, typer.Option("--out", help="Write contract CSV files to this data directory "
                                              "instead of a workspace.", show_default=False)] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Map saved API objects (list objects or JSON lines) and upsert them into the workspace, as sync does.
+    """Map saved API objects (page shapes or JSON lines) and upsert them into the workspace, as sync does.
 
     Bad JSON or an object of the wrong shape: an error naming file, line or object index and
-    field, exit code 2, nothing written. See docs/stripe.md.
+    field, exit code 2, nothing written. See docs/sources.md.
     """
-    _check(source)
-    from csmetrics.sources.stripe.pipeline import StripeSettings, import_dir, import_to_data_dir
-
-    settings = StripeSettings.load(config)
+    conn = _connector(source)
+    settings = conn.load_settings(config)
     if out is not None:
-        counts = import_to_data_dir(directory, out, settings)
+        counts = conn.import_to_data_dir(directory, out, settings)
         console.print(f"wrote {', '.join(f'{t}.csv ({n:,} rows)' for t, n in counts.items())} to {out}",
                       highlight=False)
         return
-    with console.status("reading, mapping and validating..."):
-        result = import_dir(directory, workspace, settings)
-    _summary(f"imported {source} {directory} into {workspace}", result)
+    with _bars("records") as progress:
+        result = conn.import_path(directory, workspace, settings, progress=progress)
+    _summary(f"imported {source} {directory} into {workspace} in {result.seconds:.1f} s", source, result)
 
 
 @handle_errors
 def sources_cmd(
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    config: ConfigOpt = None,
 ) -> None:
-    """Per source: last sync, objects, rows, matched / unmatched accounts and staleness."""
-    from csmetrics.sources.stripe.pipeline import status
+    """Per source: last sync, staleness against max_age_days, rows per table, matched / unmatched records.
 
-    rows = status(workspace)
+    Unmatched records are accounts a source created that no other system knows (e.g. a
+    help-desk organization with no CRM company), with examples. See docs/sources.md.
+    """
+    from csmetrics.sources.status import status
+
+    if fmt not in ("table", "json"):
+        raise UsageError(f"--format must be table or json, not {fmt!r}")
+    rows = status(workspace, _max_ages(config))
     if fmt == "json":
         print(json.dumps(rows, indent=1))
         return
@@ -131,11 +149,32 @@ def sources_cmd(
         console.print(f"no source has been synced or imported into {workspace}", highlight=False)
         return
     t = Table(title=f"sources of {workspace}")
-    for col in rows[0]:
-        t.add_column(col.replace("_", " "), justify="left" if col in ("source", "last_sync") else "right")
+    for col, just in (("source", "left"), ("last sync", "left"), ("age (days)", "right"), ("objects", "right"),
+                      ("rows", "left"), ("matched", "right"), ("unmatched", "right"), ("unmatched examples", "left")):
+        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    fixed = {"source", "last_sync", "staleness_days", "max_age_days", "stale", "newest_object", "objects",
+             "matched", "unmatched", "unmatched_examples"}
     for r in rows:
-        t.add_row(*["" if v is None else f"{v:,}" if isinstance(v, int) else str(v) for v in r.values()])
+        age = "never" if r["staleness_days"] is None else f"{r['staleness_days']:g}"
+        age += f" / {r['max_age_days']:g}" + (" [bold red]stale[/]" if r["stale"] else "")
+        counts = ", ".join(f"{k} {v:,}" for k, v in r.items() if k not in fixed and isinstance(v, int))
+        t.add_row(r["source"], r["last_sync"] or "", age, f"{r['objects']:,}", counts,
+                  "" if r["matched"] is None else f"{r['matched']:,}",
+                  "" if r["unmatched"] is None else f"{r['unmatched']:,}", "; ".join(r["unmatched_examples"]))
     console.print(t)
+
+
+def _max_ages(config: Path | None) -> dict[str, float]:
+    """``max_age_days`` of every source configured in the settings file."""
+    from csmetrics.sources import available, connector
+
+    out = {}
+    for name in available():
+        settings = connector(name).load_settings(config)
+        age = getattr(settings, "max_age_days", None)
+        if age is not None:
+            out[name] = float(age)
+    return out
 
 
 __all__ = ["register"]

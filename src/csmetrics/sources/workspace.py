@@ -23,6 +23,19 @@ charges are replaced as a set (rows no longer produced are removed); its
 accounts are upserted, except that an account already stored by another
 ingest keeps its values and only gains those it lacks; other tables and other
 sources' rows are untouched.
+
+**Who names an account.** A source built as the system of record for account
+attributes (``authority``: the CRMs, HubSpot and Salesforce) wins over the
+others: when it lands an account another source created (a help-desk
+organization, a Stripe customer with the same key), the CRM's non-empty
+values replace theirs and the row becomes the CRM's. A non-authority source
+never overwrites an account stored by anyone else; it only fills empty
+columns. So the order of syncs does not matter: HubSpot then Zendesk, or
+Zendesk then HubSpot, end with HubSpot's names and CSMs.
+
+Sources call :func:`land_objects` (raw objects -> map -> commit) or, for
+row-shaped inputs with no vendor objects to keep (product events),
+:func:`finish` on contract tables they built themselves.
 """
 
 from __future__ import annotations
@@ -30,7 +43,8 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,6 +98,8 @@ class Landing:
     state: dict[str, str]
     spill: Path
     tmp: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="csmetrics-source-")))
+    authority: bool = False
+    """The source is the system of record for account attributes (a CRM): see the module docs."""
 
     @property
     def raw(self) -> str:
@@ -95,7 +111,7 @@ class Landing:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def open_landing(workspace: Path, source: str, config: Config | None = None) -> Landing:
+def open_landing(workspace: Path, source: str, config: Config | None = None, authority: bool = False) -> Landing:
     """Attach ``workspace`` read-only (when it exists) on a new connection; read its state."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
@@ -125,7 +141,7 @@ def open_landing(workspace: Path, source: str, config: Config | None = None) -> 
         shutil.rmtree(spill, ignore_errors=True)
         raise
     cfg = Config(**stored_config) if stored_config else (config or Config())
-    land = Landing(workspace, source, con, existed, cfg, tables, state, spill)
+    land = Landing(workspace, source, con, existed, cfg, tables, state, spill, authority=authority)
     raw = land.raw
     if raw in tables:
         con.execute(f"CREATE TEMP TABLE stored AS SELECT * FROM ws.{q(raw)}")
@@ -279,10 +295,13 @@ def _write(land: Landing, files: dict[str, SourceFile], state: dict[str, str]) -
     try:
         present = {r[0] for r in con.execute(
             "SELECT table_name FROM duckdb_tables() WHERE database_name = 'ws'").fetchall()}
-        raw = f"ws.{q(land.raw)}"
-        con.execute(f"CREATE TABLE IF NOT EXISTS {raw} ({RAW_COLUMNS}, PRIMARY KEY (type, parent, id))")
-        con.execute(f"DELETE FROM {raw}")
-        con.execute(f"INSERT INTO {raw} SELECT * FROM raw_all ORDER BY type, parent, id")
+        has_raw = con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = 'raw_all'"
+                              ).fetchone()
+        if has_raw and has_raw[0]:
+            raw = f"ws.{q(land.raw)}"
+            con.execute(f"CREATE TABLE IF NOT EXISTS {raw} ({RAW_COLUMNS}, PRIMARY KEY (type, parent, id))")
+            con.execute(f"DELETE FROM {raw}")
+            con.execute(f"INSERT INTO {raw} SELECT * FROM raw_all ORDER BY type, parent, id")
         counts: dict[str, int] = {}
         for name in TABLE_ORDER:
             if name not in files:
@@ -331,17 +350,100 @@ def _upsert(land: Landing, name: str, present: set[str]) -> None:
     cond = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in key)
     mine = f"t.source = {lit(land.source)}"
     if name == "accounts":
+        attrs = [c for c in cols if c not in key and c != "source"]
+        if land.authority:
+            # The system of record takes over an account another source created: its non-empty values win.
+            take = ", ".join([f"{q(c)} = coalesce(s.{q(c)}, t.{q(c)})" for c in attrs]
+                             + [f"source = {lit(land.source)}"])
+            con.execute(f"UPDATE {target} AS t SET {take} FROM {staged} AS s "
+                        f"WHERE {cond} AND t.source IS DISTINCT FROM {lit(land.source)}")
         # An account stored by another ingest keeps its values; it only gains the ones it lacks.
-        fill = ", ".join(f"{q(c)} = coalesce(t.{q(c)}, s.{q(c)})" for c in cols
-                         if c not in key and c != "source")
-        con.execute(f"UPDATE {target} AS t SET {fill} FROM {staged} AS s "
-                    f"WHERE {cond} AND t.source IS DISTINCT FROM {lit(land.source)}")
+        fill = ", ".join(f"{q(c)} = coalesce(t.{q(c)}, s.{q(c)})" for c in attrs)
+        if fill:
+            con.execute(f"UPDATE {target} AS t SET {fill} FROM {staged} AS s "
+                        f"WHERE {cond} AND t.source IS DISTINCT FROM {lit(land.source)}")
         con.execute(f"DELETE FROM {target} t WHERE {mine} AND EXISTS (SELECT 1 FROM {staged} s WHERE {cond})")
         con.execute(f"INSERT INTO {target} ({col_list}) SELECT {col_list} FROM {staged} s "
                     f"WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {cond})")
         return
     con.execute(f"DELETE FROM {target} t WHERE {mine} OR EXISTS (SELECT 1 FROM {staged} s WHERE {cond})")
     con.execute(f"INSERT INTO {target} ({col_list}) SELECT {col_list} FROM {staged} ORDER BY {col_list}")
+
+
+@dataclass
+class Result:
+    """What a sync or import did (printed by ``csmetrics sync`` / ``import``)."""
+
+    changed: bool
+    objects: int
+    raw_changed: int
+    rows: dict[str, int]
+    matched: int
+    unmatched: int
+    notes: list[str] = field(default_factory=list)
+    requests: int = 0
+    seconds: float = 0.0
+
+
+Mapper = Callable[[duckdb.DuckDBPyConnection, str], dict[str, str]]
+"""A source's map: (connection, raw objects table) -> {contract table: temp table of its rows}."""
+
+
+def count_rows(land: Landing, table: str, where: str = "TRUE") -> int:
+    row = land.con.execute(f"SELECT count(*) FROM {q(table)} WHERE {where}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def land_objects(land: Landing, objects: Iterable[RawObject], mapper: Mapper, *, replace: Iterable[str] = (),
+                 cursors: dict[str, str] | None = None, requests: int = 0,
+                 extra: Callable[[Landing, dict[str, str]], dict[str, str]] | None = None,
+                 unmatched: Callable[[Landing, dict[str, str]], int] | None = None) -> Result:
+    """Stage ``objects``, map every landed object with ``mapper`` and commit (or change nothing).
+
+    ``cursors`` replace the stored ones (None keeps them: an import). ``extra``
+    gives more state entries (``count:<name>`` ones are shown by ``csmetrics
+    sources``); ``unmatched`` counts the mapped records that join no account of
+    another source (default: mapped accounts minus matched ones).
+    """
+    t0 = time.perf_counter()
+    stage(land, objects)
+    build_raw_all(land, replace)
+    changed_raw = raw_changes(land)
+    mapped = mapper(land.con, "raw_all")
+    state = {} if cursors is None else {f"cursor:{k}": v for k, v in cursors.items()}
+    state.update(extra(land, mapped) if extra else {})
+    newest = land.con.execute("SELECT max(created) FROM raw_all").fetchone()
+    state["newest_object"] = str(newest[0] if newest and newest[0] else 0)
+    result = finish(land, mapped, objects=count_rows(land, "raw_all"), raw_changed=changed_raw, state=state,
+                    unmatched=unmatched(land, mapped) if unmatched else None, drop_cursors=cursors is not None,
+                    requests=requests)
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def finish(land: Landing, mapped: dict[str, str], *, objects: int, raw_changed: int, state: dict[str, str],
+           unmatched: int | None = None, drop_cursors: bool = False, requests: int = 0) -> Result:
+    """Count, compare and commit mapped contract rows; nothing is written when nothing changed.
+
+    ``state`` entries are stored with the source's figures (``objects``,
+    ``matched``, ``unmatched``, ``rows:<table>``). ``last_sync`` is set only
+    when the workspace changes.
+    """
+    counts = {t: count_rows(land, temp) for t, temp in mapped.items()}
+    matched = matched_accounts(land, mapped["accounts"]) if "accounts" in mapped else 0
+    if unmatched is None:
+        unmatched = counts.get("accounts", 0) - matched
+    keep = {k: v for k, v in land.state.items()
+            if not k.startswith(("rows:", "count:")) and not (drop_cursors and k.startswith("cursor:"))}
+    new = {**keep, **state, "objects": str(objects), "matched": str(matched), "unmatched": str(unmatched)}
+    new.update({f"rows:{t}": str(n) for t, n in counts.items()})
+    same_state = new.keys() == land.state.keys() and all(
+        land.state.get(k) == v for k, v in new.items() if k != "last_sync")
+    if raw_changed == 0 and same_state and not contract_changes(land, mapped):
+        return Result(False, objects, 0, counts, matched, unmatched, requests=requests)
+    new["last_sync"] = now_iso()
+    commit(land, mapped, new)
+    return Result(True, objects, raw_changed, counts, matched, unmatched, requests=requests)
 
 
 def matched_accounts(land: Landing, accounts: str) -> int:
@@ -378,5 +480,6 @@ def now_iso() -> str:
     return clock.now().isoformat(timespec="seconds")
 
 
-__all__ = ["STATE", "Landing", "RawObject", "build_raw_all", "commit", "contract_changes", "matched_accounts",
-           "now_iso", "open_landing", "raw_changes", "raw_table", "read_state", "stage"]
+__all__ = ["STATE", "Landing", "Mapper", "RawObject", "Result", "build_raw_all", "commit", "contract_changes",
+           "count_rows", "finish", "land_objects", "matched_accounts", "now_iso", "open_landing", "raw_changes",
+           "raw_table", "read_state", "stage"]

@@ -5,6 +5,6 @@ Docs and every mapping rule with its worked example: docs/stripe.md.
 
 from __future__ import annotations
 
-from csmetrics.sources.stripe.pipeline import import_dir, status, sync
+from csmetrics.sources.stripe.pipeline import import_dir, sync
 
-__all__ = ["import_dir", "status", "sync"]
+__all__ = ["import_dir", "sync"]

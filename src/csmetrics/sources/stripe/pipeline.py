@@ -2,34 +2,30 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import time
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from csmetrics import clock
 from csmetrics.config import Config
 from csmetrics.io.validate import lit, q
-from csmetrics.schema.errors import DataError, Defect, UsageError
+from csmetrics.schema.errors import DataError, UsageError
 from csmetrics.sources import SourceError
+from csmetrics.sources.settings import DEFAULT_MAX_AGE_DAYS, read_section
 from csmetrics.sources.stripe.extract import SyncOptions, extract
 from csmetrics.sources.stripe.map import MapSettings, map_tables, unmatched_charges
 from csmetrics.sources.stripe.objects import read_dir
 from csmetrics.sources.workspace import (
     Landing,
     RawObject,
+    Result,
     build_raw_all,
-    commit,
-    contract_changes,
+    count_rows,
+    land_objects,
     matched_accounts,
-    now_iso,
     open_landing,
-    raw_changes,
-    read_state,
     stage,
 )
 
@@ -37,7 +33,7 @@ SOURCE = "stripe"
 DEFAULT_KEY_ENV = "STRIPE_API_KEY"
 SETTINGS: dict[str, type | tuple[type, ...]] = {
     "api_key_env": str, "account_id": str, "api_base": str, "timeout": (int, float),
-            "max_retries": int, "max_wait": (int, float)}
+    "max_retries": int, "max_wait": (int, float)}
 """Keys of ``[sources.stripe]`` in csmetrics.toml, and their types."""
 
 
@@ -54,90 +50,39 @@ class StripeSettings:
     base: Config = field(default_factory=Config)
     """The company settings of the same file (base currency...) for a workspace created by the source."""
 
+    max_age_days: float = DEFAULT_MAX_AGE_DAYS
+
     @classmethod
     def load(cls, path: Path | None) -> StripeSettings:
-        """Read ``path`` (default ./csmetrics.toml when it exists)."""
-        if path is None:
-            path = Path("csmetrics.toml")
-            if not path.exists():
-                return cls()
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise DataError([Defect(str(path), None, None, None, f"is not a readable TOML file: {exc}")]) from exc
-        section = raw.get("sources", {}).get(SOURCE, {})
-        defects = []
-        for k, v in section.items():
-            want = SETTINGS.get(k)
-            if want is None:
-                defects.append(Defect(path.name, None, f"sources.stripe.{k}", None,
-                                      "is not a known setting (known: " + ", ".join(sorted(SETTINGS)) + ")",
-                                      column_kind="setting"))
-            elif not isinstance(v, want) or isinstance(v, bool):
-                defects.append(Defect(path.name, None, f"sources.stripe.{k}", str(v), "has the wrong type",
-                                      column_kind="setting"))
-        account_id = section.get("account_id", "id")
-        if isinstance(account_id, str) and account_id != "id" and not (
-                account_id.startswith("metadata.") and len(account_id) > len("metadata.")):
-            defects.append(Defect(path.name, None, "sources.stripe.account_id", account_id,
-                                  "is not id or metadata.<key>", column_kind="setting"))
-        if defects:
-            raise DataError(defects)
-        base = Config.from_dict({k: v for k, v in raw.items() if k != "sources"}, path.name)
-        return cls(**{k: v for k, v in section.items()}, base=base)
+        """Read ``[sources.stripe]`` of ``path`` (default ./csmetrics.toml when it exists)."""
+        section = read_section(path, SOURCE, SETTINGS)
+        account_id = section.values.get("account_id", "id")
+        if account_id != "id" and not (account_id.startswith("metadata.") and len(account_id) > len("metadata.")):
+            raise DataError([section.defect(SOURCE, "account_id", account_id, "is not id or metadata.<key>")])
+        return cls(**section.values, base=section.base)
 
     @property
     def map(self) -> MapSettings:
         return MapSettings(self.account_id)
 
 
-@dataclass
-class Result:
-    """What a sync or import did."""
-
-    changed: bool
-    objects: int
-    raw_changed: int
-    rows: dict[str, int]
-    matched: int
-    unmatched: int
-    unmatched_charges: int
-    requests: int = 0
-    seconds: float = 0.0
-
-
 def _land(land: Landing, objects: Iterable[RawObject], settings: StripeSettings, replace: Iterable[str],
-          cursors: dict[str, str], requests: int = 0) -> Result:
-    t0 = time.perf_counter()
-    stage(land, objects)
-    build_raw_all(land, replace)
-    changed_raw = raw_changes(land)
-    mapped = map_tables(land.con, "raw_all", settings.map)
-    counts = {t: _count(land, temp) for t, temp in mapped.items()}
-    matched = matched_accounts(land, mapped["accounts"])
-    keyless = _count(land, "s_customers", "NOT keyed") if settings.map.metadata_key else None
-    unmatched = keyless if keyless is not None else counts["accounts"] - matched
-    n_objects = _count(land, "raw_all")
-    newest = land.con.execute("SELECT max(created) FROM raw_all").fetchone()
-    state = {k: v for k, v in land.state.items() if not k.startswith("cursor:")}
-    state.update({f"cursor:{k}": v for k, v in cursors.items()})
-    state.update({"objects": str(n_objects), "matched": str(matched), "unmatched": str(unmatched),
-                  "unmatched_charges": str(unmatched_charges(land.con)),
-                  "newest_object": str(newest[0] if newest and newest[0] else 0)})
-    state.update({f"rows:{t}": str(n) for t, n in counts.items()})
-    same_state = all(land.state.get(k) == v for k, v in state.items() if k != "last_sync")
-    if changed_raw == 0 and same_state and not contract_changes(land, mapped):
-        return Result(False, n_objects, 0, counts, matched, unmatched, int(state["unmatched_charges"]), requests,
-                      time.perf_counter() - t0)
-    state["last_sync"] = now_iso()
-    commit(land, mapped, state)
-    return Result(True, n_objects, changed_raw, counts, matched, unmatched, int(state["unmatched_charges"]),
-                  requests, time.perf_counter() - t0)
+          cursors: dict[str, str] | None, requests: int = 0) -> Result:
+    def extra(land: Landing, mapped: dict[str, str]) -> dict[str, str]:
+        return {"count:unmatched_charges": str(unmatched_charges(land.con))}
 
+    def unmatched(land: Landing, mapped: dict[str, str]) -> int:
+        if settings.map.metadata_key:
+            return count_rows(land, "s_customers", "NOT keyed")
+        return count_rows(land, mapped["accounts"]) - matched_accounts(land, mapped["accounts"])
 
-def _count(land: Landing, table: str, where: str = "TRUE") -> int:
-    row = land.con.execute(f"SELECT count(*) FROM {q(table)} WHERE {where}").fetchone()
-    return int(row[0]) if row else 0
+    result = land_objects(land, objects, lambda con, raw: map_tables(con, raw, settings.map), replace=replace,
+                          cursors=cursors, requests=requests, extra=extra, unmatched=unmatched)
+    n = unmatched_charges(land.con)
+    if n:
+        result.notes.append(f"{n:,} charge(s) without a customer are not in the charges table "
+                            "(counted in `csmetrics sources`)")
+    return result
 
 
 def import_dir(directory: str | Path, workspace: str | Path, settings: StripeSettings | None = None) -> Result:
@@ -149,8 +94,7 @@ def import_dir(directory: str | Path, workspace: str | Path, settings: StripeSet
     objects = read_dir(Path(directory))
     land = open_landing(Path(workspace), SOURCE, settings.base)
     try:
-        cursors = {k.removeprefix("cursor:"): v for k, v in land.state.items() if k.startswith("cursor:")}
-        return _land(land, objects, settings, (), cursors)
+        return _land(land, objects, settings, (), None)
     finally:
         land.close()
 
@@ -170,7 +114,7 @@ def import_to_data_dir(directory: str | Path, out: str | Path,
         counts = {}
         for table, temp in mapped.items():
             land.con.execute(f"COPY {q(temp)} TO {lit(str(out / (table + '.csv')))} (HEADER, DELIMITER ',')")
-            counts[table] = _count(land, temp)
+            counts[table] = count_rows(land, temp)
         return counts
     finally:
         land.close()
@@ -209,32 +153,28 @@ def sync(workspace: str | Path, settings: StripeSettings | None = None, api_base
     return result
 
 
-def status(workspace: str | Path) -> list[dict[str, Any]]:
-    """Per source: last sync, objects, rows, matched / unmatched accounts, staleness (``csmetrics sources``)."""
-    workspace = Path(workspace)
-    if not workspace.exists():
-        raise UsageError(f"workspace {workspace} does not exist")
-    out = []
-    now = clock.now()
-    for source, st in read_state(workspace).items():
-        last = st.get("last_sync")
-        newest = int(st.get("newest_object", "0") or 0)
-        stale = (now - dt.datetime.fromisoformat(last)).total_seconds() / 86400 if last else None
-        out.append({
-            "source": source,
-            "last_sync": last,
-            "staleness_days": None if stale is None else round(stale, 2),
-            "newest_object": dt.datetime.fromtimestamp(newest, dt.UTC).isoformat(timespec="seconds")
-            if newest else None,
-            "objects": int(st.get("objects", "0")),
-            "accounts": int(st.get("rows:accounts", "0")),
-            "subscriptions": int(st.get("rows:subscriptions", "0")),
-            "charges": int(st.get("rows:charges", "0")),
-            "matched": int(st.get("matched", "0")),
-            "unmatched": int(st.get("unmatched", "0")),
-            "unmatched_charges": int(st.get("unmatched_charges", "0")),
-        })
-    return out
+class StripeConnector:
+    """``csmetrics sync|import stripe`` (docs/stripe.md)."""
+
+    name = SOURCE
+    title = "Stripe: customers, subscriptions, invoices, charges (MRR)"
+    authority = False
+    can_sync = True
+
+    def load_settings(self, config: Path | None) -> StripeSettings:
+        return StripeSettings.load(config)
+
+    def sync(self, workspace: Path, settings: Any, *, api_base: str | None, full: bool,
+             progress: Any = None) -> Result:
+        return sync(workspace, settings, api_base=api_base, full=full, progress=progress)
+
+    def import_path(self, path: Path, workspace: Path, settings: Any, *, progress: Any = None) -> Result:
+        return import_dir(path, workspace, settings)
+
+    def import_to_data_dir(self, path: Path, out: Path, settings: Any) -> dict[str, int]:
+        return import_to_data_dir(path, out, settings)
 
 
-__all__ = ["Result", "StripeSettings", "api_key", "import_dir", "import_to_data_dir", "status", "sync"]
+CONNECTOR = StripeConnector()
+
+__all__ = ["CONNECTOR", "Result", "StripeSettings", "api_key", "import_dir", "import_to_data_dir", "sync"]
