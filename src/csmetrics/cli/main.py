@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from csmetrics.cli import analytics, data, health, metrics, sources, web
+from csmetrics.cli import alerts, analytics, data, health, metrics, sources, web
 
 app = typer.Typer(
     name="csmetrics",
@@ -16,7 +16,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (data, metrics, health, analytics, web, sources):
+for module in (data, metrics, health, analytics, web, sources, alerts):
     module.register(app)
 
 
