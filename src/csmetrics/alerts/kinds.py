@@ -238,7 +238,7 @@ def renewal_risk(ctx: Context, rule: Rule) -> list[Finding]:
             continue
         d = pd.Timestamp(row.due_on).date()
         reason = (f"renewal {row.renewal_id} due {d.isoformat()} (in {(d - ctx.as_of).days} days) with health "
-                  f"score {score:.0f} < {below:g}: {_why(now.loc[aid])}")
+                  f"score {score:.1f} < {below:g}: {_why(now.loc[aid])}")
         out.append(Finding(aid, str(row.renewal_id), reason,
                            {"renewal_id": str(row.renewal_id), "due_on": d.isoformat(), "score": round(score, 2)}))
     return out
