@@ -29,7 +29,7 @@ import duckdb
 from csmetrics import clock
 from csmetrics.io.lock import attach_workspace
 from csmetrics.schema.errors import UsageError
-from csmetrics.sources import SOURCES, connector
+from csmetrics.sources import SOURCES
 from csmetrics.sources.settings import DEFAULT_MAX_AGE_DAYS
 from csmetrics.sources.workspace import STATE
 
@@ -78,7 +78,7 @@ def status_of(con: duckdb.DuckDBPyConnection, prefix: str = "", max_age: dict[st
         st = state.get(source)
         if st is None:
             continue
-        authority = _authority(source)
+        authority = st.get("authority") == "1"
         last = st.get("last_sync")
         age = (now - dt.datetime.fromisoformat(last)).total_seconds() / 86400 if last else None
         limit = (max_age or {}).get(source, DEFAULT_MAX_AGE_DAYS)
@@ -114,13 +114,6 @@ def stale_sources(con: duckdb.DuckDBPyConnection, prefix: str = "", max_age: dic
                   ) -> list[dict[str, Any]]:
     """The sources whose last sync is older than their maximum age (the dashboard's banner)."""
     return [r for r in status_of(con, prefix, max_age) if r["stale"]]
-
-
-def _authority(source: str) -> bool:
-    try:
-        return bool(connector(source).authority)
-    except UsageError:
-        return False
 
 
 __all__ = ["status", "stale_sources", "status_of"]

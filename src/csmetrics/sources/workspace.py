@@ -28,7 +28,9 @@ sources' rows are untouched.
 attributes (``authority``: the CRMs, HubSpot and Salesforce) wins over the
 others: when it lands an account another source created (a help-desk
 organization, a Stripe customer with the same key), the CRM's non-empty
-values replace theirs and the row becomes the CRM's. A non-authority source
+values replace theirs and the row becomes the CRM's; a column the CRM leaves
+empty keeps the value another source gave it (so a CSM removed in the CRM
+stays until another value replaces it). A non-authority source
 never overwrites an account stored by anyone else; it only fills empty
 columns. So the order of syncs does not matter: HubSpot then Zendesk, or
 Zendesk then HubSpot, end with HubSpot's names and CSMs.
@@ -352,11 +354,14 @@ def _upsert(land: Landing, name: str, present: set[str]) -> None:
     if name == "accounts":
         attrs = [c for c in cols if c not in key and c != "source"]
         if land.authority:
-            # The system of record takes over an account another source created: its non-empty values win.
+            # The system of record's non-empty values win, on its own rows and on rows another source created;
+            # a column it leaves empty keeps what is there (the other sources fill it).
             take = ", ".join([f"{q(c)} = coalesce(s.{q(c)}, t.{q(c)})" for c in attrs]
                              + [f"source = {lit(land.source)}"])
-            con.execute(f"UPDATE {target} AS t SET {take} FROM {staged} AS s "
-                        f"WHERE {cond} AND t.source IS DISTINCT FROM {lit(land.source)}")
+            con.execute(f"UPDATE {target} AS t SET {take} FROM {staged} AS s WHERE {cond}")
+            con.execute(f"INSERT INTO {target} ({col_list}) SELECT {col_list} FROM {staged} s "
+                        f"WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {cond})")
+            return
         # An account stored by another ingest keeps its values; it only gains the ones it lacks.
         fill = ", ".join(f"{q(c)} = coalesce(t.{q(c)}, s.{q(c)})" for c in attrs)
         if fill:
@@ -434,12 +439,20 @@ def finish(land: Landing, mapped: dict[str, str], *, objects: int, raw_changed: 
     if unmatched is None:
         unmatched = counts.get("accounts", 0) - matched
     keep = {k: v for k, v in land.state.items()
-            if not k.startswith(("rows:", "count:")) and not (drop_cursors and k.startswith("cursor:"))}
-    new = {**keep, **state, "objects": str(objects), "matched": str(matched), "unmatched": str(unmatched)}
+            if not k.startswith(("rows:", "count:", "digest:")) and not (drop_cursors and k.startswith("cursor:"))}
+    new = {**keep, **state, "objects": str(objects), "matched": str(matched), "unmatched": str(unmatched),
+           "authority": "1" if land.authority else "0"}
     new.update({f"rows:{t}": str(n) for t, n in counts.items()})
+    if "accounts" in mapped:
+        # Accounts are merged with other sources' (module docs), so the stored rows are not the mapped ones:
+        # what the source produced is compared by an order-free hash instead.
+        row = land.con.execute(f"SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0) FROM {q(mapped['accounts'])} t"
+                               ).fetchone()
+        new["digest:accounts"] = f"{row[0]}:{row[1]}" if row else ""
+    others = {t: temp for t, temp in mapped.items() if t != "accounts"}
     same_state = new.keys() == land.state.keys() and all(
         land.state.get(k) == v for k, v in new.items() if k != "last_sync")
-    if raw_changed == 0 and same_state and not contract_changes(land, mapped):
+    if raw_changed == 0 and same_state and not contract_changes(land, others):
         return Result(False, objects, 0, counts, matched, unmatched, requests=requests)
     new["last_sync"] = now_iso()
     commit(land, mapped, new)
