@@ -29,6 +29,7 @@ import typer
 from csmetrics.cli.main import app
 from csmetrics.config import Config
 from csmetrics.models.health import parse_config
+from csmetrics.sources import available, connector
 from csmetrics.sources.stripe.pipeline import StripeSettings
 from tests.docs.blocks import ROOT, Block, Command, all_blocks
 from tests.docs.runner import Result, Shell, wants_json
@@ -196,6 +197,8 @@ def test_toml_blocks_are_accepted_by_what_reads_them(block: Block, tmp_path: Pat
         settings = StripeSettings.load(path)  # [sources.stripe], and the company settings beside it
         assert Config.read(tmp_path)[1] == []
         assert settings.base == Config.read(tmp_path)[0]
+        for name in available():  # every connector accepts its own table (and ignores the others')
+            connector(name).load_settings(path)
     else:
         default = (ROOT / "src/csmetrics/models/health_default.toml").read_text(encoding="utf-8")
         model = default[:default.index("\n[segments.")] + "\n" + block.text  # the doc's segments instead
