@@ -96,3 +96,24 @@ def print_json(obj: Any, **kwargs: Any) -> None:
     print(text)
     if note:
         err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
+
+
+def alerts_after_write(workspace: Path) -> None:
+    """Evaluate and deliver the workspace's alerts after ``ingest``/``sync``/``import`` changed it (docs/alerts.md).
+
+    Nothing happens unless alerts are set up (an ``alerts.toml`` next to the
+    workspace). A failing rule or delivery never undoes the write: it is
+    reported on stderr and kept in the outbox.
+    """
+    from csmetrics.alerts import after_write
+
+    try:
+        done = after_write(workspace)
+    except CsmetricsError as exc:
+        err.print(f"alerts not evaluated: {exc}", highlight=False)
+        return
+    if done is None:
+        return
+    new, report = done
+    err.print(f"alerts: {len(new)} new; deliveries sent {len(report.sent)}, retrying {len(report.retrying)}, "
+              f"failed {len(report.failed)} (csmetrics alerts list --workspace {workspace})", highlight=False)

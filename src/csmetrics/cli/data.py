@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from csmetrics.cli.common import console, handle_errors, working
+from csmetrics.cli.common import alerts_after_write, console, handle_errors, working
 from csmetrics.io.dataset import DEFAULT_WORKSPACE, ingest
 
 
@@ -28,6 +28,8 @@ def ingest_cmd(
 
     On any defect nothing is written and the exit code is 2. Re-ingesting the
     same files changes nothing (keys are upserted). See docs/data-contract.md.
+    Then, when an alerts.toml is next to the workspace, alerts are evaluated and
+    delivered (docs/alerts.md).
     """
     with working("validating and ingesting..."):
         counts = ingest(data, workspace)
@@ -38,3 +40,4 @@ def ingest_cmd(
     for name, c in counts.items():
         t.add_row(name, f"{c['read']:,}", f"{c['stored']:,}")
     console.print(t)
+    alerts_after_write(workspace)

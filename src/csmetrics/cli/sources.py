@@ -12,7 +12,7 @@ import typer
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from csmetrics.cli.common import console, err, handle_errors
+from csmetrics.cli.common import alerts_after_write, console, err, handle_errors
 from csmetrics.io.dataset import DEFAULT_WORKSPACE
 from csmetrics.schema.errors import UsageError
 from csmetrics.sources import SOURCES
@@ -97,6 +97,8 @@ def sync_cmd(
         result = conn.sync(workspace, settings, api_base=api_base, full=full, progress=progress)
     _summary(f"synced {source} into {workspace} in {result.seconds:.1f} s ({result.requests} list calls)", source,
              result)
+    if result.changed:
+        alerts_after_write(workspace)
 
 
 @handle_errors
@@ -124,6 +126,8 @@ def import_cmd(
     with _bars("records") as progress:
         result = conn.import_path(directory, workspace, settings, progress=progress)
     _summary(f"imported {source} {directory} into {workspace} in {result.seconds:.1f} s", source, result)
+    if result.changed:
+        alerts_after_write(workspace)
 
 
 @handle_errors
