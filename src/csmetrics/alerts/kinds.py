@@ -314,7 +314,7 @@ def numbers(ctx: Context, rule: Rule, account_id: str) -> dict[str, Any]:
         mid, lo = T - dt.timedelta(days=w), T - dt.timedelta(days=2 * w)
         mine = u.filter((u.account_id == account_id) & (day > lo) & (day <= T)).mutate(_d=day)
         agg = ctx.ds.backend.execute(mine.aggregate(recent=(mine._d > mid).sum(), prior=(mine._d <= mid).sum()))
-        recent, prior = (int(agg["recent"].fillna(0).iloc[0]), int(agg["prior"].fillna(0).iloc[0]))
+        recent, prior = (int(v) if pd.notna(v) else 0 for v in (agg["recent"].iloc[0], agg["prior"].iloc[0]))
         out.update({f"events {(mid + dt.timedelta(days=1)).isoformat()}..{T.isoformat()}": recent,
                     f"events {(lo + dt.timedelta(days=1)).isoformat()}..{mid.isoformat()}": prior})
     if rule.kind == "mrr_contraction" and ctx.ds.has("subscriptions"):
