@@ -349,7 +349,8 @@ def _upsert(land: Landing, name: str, present: set[str]) -> None:
                 con.execute(f"ALTER TABLE {target} ADD COLUMN {q(c)} {types[c]}")
     col_list = ", ".join(q(c) for c in cols)
     key = TABLES[name].primary_key
-    cond = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in key)
+    # A table without a primary key (usage_events): the source's rows are replaced as a whole.
+    cond = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in key) or "FALSE"
     mine = f"t.source = {lit(land.source)}"
     if name == "accounts":
         attrs = [c for c in cols if c not in key and c != "source"]
