@@ -1,0 +1,210 @@
+"""``csmetrics sync zendesk`` / ``import zendesk`` / ``sources``: extract or read, map, land (docs/zendesk.md)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from csmetrics.config import Config
+from csmetrics.io.validate import lit, q
+from csmetrics.schema.errors import DataError, UsageError
+from csmetrics.sources.settings import DEFAULT_MAX_AGE_DAYS, read_section
+from csmetrics.sources.workspace import (
+    Landing,
+    RawObject,
+    Result,
+    build_raw_all,
+    count_rows,
+    land_objects,
+    open_landing,
+    stage,
+)
+from csmetrics.sources.zendesk.extract import SyncOptions, extract
+from csmetrics.sources.zendesk.map import MapSettings, left_out, map_tables
+from csmetrics.sources.zendesk.objects import read_dir
+
+SOURCE = "zendesk"
+EMAIL_ENV = "ZENDESK_EMAIL"
+TOKEN_ENV = "ZENDESK_API_TOKEN"
+SUBDOMAIN_ENV = "ZENDESK_SUBDOMAIN"
+SETTINGS: dict[str, type | tuple[type, ...]] = {
+    "subdomain": str, "account_id": str, "start_time": int, "timeout": (int, float), "max_retries": int,
+    "max_wait": (int, float)}
+"""Keys of ``[sources.zendesk]`` in csmetrics.toml, and their types."""
+
+NOTES = {
+    "deleted_tickets": "deleted ticket(s) are not in the tickets table",
+    "tickets_without_organization": "ticket(s) without an organization are not in the tickets table (no account "
+                                    "to give them)",
+    "ratings_without_account": "satisfaction rating(s) of a ticket without an organization (or deleted, or not "
+                               "landed) are not in survey_responses",
+}
+"""Records kept as raw objects but left out of the contract tables: a note each (counted in ``csmetrics sources``)."""
+
+
+@dataclass(frozen=True)
+class ZendeskSettings:
+    """``[sources.zendesk]`` of csmetrics.toml (all optional)."""
+
+    subdomain: str | None = None
+    account_id: str = "external_id"
+    start_time: int = 0
+    """Unix time the first ticket export starts from (0: every ticket)."""
+    timeout: float = 30.0
+    max_retries: int = 5
+    max_wait: float = 120.0
+    base: Config = field(default_factory=Config)
+    """The company settings of the same file, for a workspace created by the source."""
+    max_age_days: float = DEFAULT_MAX_AGE_DAYS
+
+    @classmethod
+    def load(cls, path: Path | None) -> ZendeskSettings:
+        """Read ``[sources.zendesk]`` of ``path`` (default ./csmetrics.toml when it exists)."""
+        section = read_section(path, SOURCE, SETTINGS)
+        v = section.values
+        key = v.get("account_id", "external_id")
+        fields_key = key.startswith("organization_fields.") and len(key) > len("organization_fields.")
+        if key not in ("external_id", "id") and not fields_key:
+            raise DataError([section.defect(SOURCE, "account_id", key,
+                                            "is not external_id, id or organization_fields.<key>")])
+        sub = v.get("subdomain")
+        if sub is not None and (not sub or not all(c.isalnum() or c == "-" for c in sub)):
+            raise DataError([section.defect(SOURCE, "subdomain", sub,
+                                            "is not a Zendesk subdomain (expected the NAME of NAME.zendesk.com)")])
+        for k in ("max_retries", "start_time"):
+            if k in v and v[k] < 0:
+                raise DataError([section.defect(SOURCE, k, v[k], "is negative (expected 0 or more)")])
+        return cls(**v, base=section.base)
+
+    def map(self, config: Config) -> MapSettings:
+        return MapSettings(self.account_id, float(config.csat_scale_max))
+
+
+def _land(land: Landing, objects: Iterable[RawObject], settings: ZendeskSettings, replace: Iterable[str],
+          cursors: dict[str, str] | None, requests: int = 0) -> Result:
+    def extra(land: Landing, mapped: dict[str, str]) -> dict[str, str]:
+        return {f"count:{k}": str(n) for k, n in left_out(land.con).items()}
+
+    mapper = settings.map(land.config)
+    result = land_objects(land, objects, lambda con, raw: map_tables(con, raw, mapper), replace=replace,
+                          cursors=cursors, requests=requests, extra=extra)
+    counts = left_out(land.con)
+    for key, text in NOTES.items():
+        if counts[key]:
+            result.notes.append(f"{counts[key]:,} {text} (counted in `csmetrics sources`)")
+    return result
+
+
+def import_dir(directory: str | Path, workspace: str | Path, settings: ZendeskSettings | None = None,
+               progress: Any = None) -> Result:
+    """Read a directory of Zendesk JSON files (docs/zendesk.md#import), map it and land it in ``workspace``.
+
+    Objects are added to (or replace, by id) those already landed; all-or-nothing.
+    """
+    settings = settings or ZendeskSettings()
+    objects = read_dir(Path(directory), progress)
+    land = open_landing(Path(workspace), SOURCE, settings.base)
+    try:
+        return _land(land, objects, settings, (), None)
+    finally:
+        land.close()
+
+
+def import_to_data_dir(directory: str | Path, out: str | Path,
+                       settings: ZendeskSettings | None = None) -> dict[str, int]:
+    """Map a directory of Zendesk JSON files to contract CSV files in ``out`` (for ``csmetrics ingest``)."""
+    settings = settings or ZendeskSettings()
+    objects = read_dir(Path(directory))
+    out = Path(out)
+    land = open_landing(out / ".no-workspace.duckdb", SOURCE, settings.base)
+    try:
+        stage(land, objects)
+        build_raw_all(land)
+        mapped = map_tables(land.con, "raw_all", settings.map(land.config))
+        out.mkdir(parents=True, exist_ok=True)
+        counts = {}
+        for table, temp in mapped.items():
+            land.con.execute(f"COPY {q(temp)} TO {lit(str(out / (table + '.csv')))} (HEADER, DELIMITER ',')")
+            counts[table] = count_rows(land, temp)
+        return counts
+    finally:
+        land.close()
+
+
+def credentials() -> tuple[str, str]:
+    """The email and API token from the environment (never from a file)."""
+    email = os.environ.get(EMAIL_ENV, "").strip()
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    missing = [name for name, v in ((EMAIL_ENV, email), (TOKEN_ENV, token)) if not v]
+    if missing:
+        raise UsageError(f"no Zendesk credentials: set the environment variable(s) {' and '.join(missing)} "
+                         "(an agent's email and an API token from Admin Center > Apps and integrations > "
+                         "Zendesk API)")
+    return email, token
+
+
+def base_url(settings: ZendeskSettings, api_base: str | None) -> str:
+    """``--api-base`` as given, else ``https://SUBDOMAIN.zendesk.com`` (settings, then $ZENDESK_SUBDOMAIN)."""
+    if api_base:
+        return api_base.rstrip("/")
+    sub = settings.subdomain or os.environ.get(SUBDOMAIN_ENV, "").strip()
+    if not sub:
+        raise UsageError(f"no Zendesk subdomain: set [sources.zendesk] subdomain in csmetrics.toml or the "
+                         f"environment variable {SUBDOMAIN_ENV} (the NAME of NAME.zendesk.com), or give --api-base")
+    return f"https://{sub}.zendesk.com"
+
+
+def sync(workspace: str | Path, settings: ZendeskSettings | None = None, api_base: str | None = None,
+         full: bool = False, **options: Any) -> Result:
+    """Pull what is new or changed from the Zendesk API into ``workspace`` (module docs of ``extract``).
+
+    ``options`` go to :class:`SyncOptions` (``sleep``, ``progress``, ``page_size``...).
+    """
+    settings = settings or ZendeskSettings()
+    t0 = time.perf_counter()
+    base = base_url(settings, api_base)
+    email, token = credentials()
+    opts = SyncOptions(email=email, token=token, api_base=base, full=full, start_time=settings.start_time,
+                       timeout=settings.timeout, max_retries=settings.max_retries, max_wait=settings.max_wait,
+                       **options)
+    land = open_landing(Path(workspace), SOURCE, settings.base)
+    try:
+        cursors = {k.removeprefix("cursor:"): v for k, v in land.state.items() if k.startswith("cursor:")}
+        got = extract(opts, cursors)
+        result = _land(land, got.objects, settings, got.replace_types, got.cursors, got.requests)
+    finally:
+        land.close()
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+class ZendeskConnector:
+    """``csmetrics sync|import zendesk`` (docs/zendesk.md)."""
+
+    name = SOURCE
+    title = "Zendesk: organizations, tickets, ticket metrics, CSAT ratings"
+    authority = False
+    can_sync = True
+
+    def load_settings(self, config: Path | None) -> ZendeskSettings:
+        return ZendeskSettings.load(config)
+
+    def sync(self, workspace: Path, settings: Any, *, api_base: str | None, full: bool,
+             progress: Any = None) -> Result:
+        return sync(workspace, settings, api_base=api_base, full=full, progress=progress)
+
+    def import_path(self, path: Path, workspace: Path, settings: Any, *, progress: Any = None) -> Result:
+        return import_dir(path, workspace, settings, progress)
+
+    def import_to_data_dir(self, path: Path, out: Path, settings: Any) -> dict[str, int]:
+        return import_to_data_dir(path, out, settings)
+
+
+CONNECTOR = ZendeskConnector()
+
+__all__ = ["CONNECTOR", "EMAIL_ENV", "SUBDOMAIN_ENV", "TOKEN_ENV", "ZendeskConnector", "ZendeskSettings",
+           "base_url", "credentials", "import_dir", "import_to_data_dir", "sync"]
