@@ -165,13 +165,13 @@ class _Checker:
         return v
 
     def typed(self, value: Any, kind: type | tuple[type, ...], key: str) -> bool:
-        kinds = kind if isinstance(kind, tuple) else (kind,)
-        if float in kinds:
-            kinds = (*kinds, int)
+        named = kind if isinstance(kind, tuple) else (kind,)
+        kinds = (*named, int) if float in named else named
         ok = not (isinstance(value, bool) and bool not in kinds) and isinstance(value, kinds)
         if not ok:
             names = {int: "a whole number", float: "a number", str: "a string", bool: "true or false"}
-            self.bad(key, value, "is not " + " or ".join(dict.fromkeys(names[k] for k in kinds)))
+            self.bad(key, value, "is not " + " or ".join(dict.fromkeys(
+                names[k] for k in named if not (k is int and float in named))))
         return ok
 
 
