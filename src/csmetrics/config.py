@@ -16,6 +16,8 @@ NUMBERS = ("csat_scale_max", "csat_positive_min", "gross_margin", "lifespan_mont
 
 SOURCES = "sources"
 """The table of connector settings, one sub-table per source (SPEC section 8)."""
+SCHEDULE = "schedule"
+"""The jobs of ``csmetrics serve --schedule`` (read and checked by :mod:`csmetrics.web.schedule`)."""
 
 @dataclass(frozen=True)
 class Config:
@@ -60,7 +62,7 @@ class Config:
         defects = [
             defect(key, None, "is not a known setting (known: " + ", ".join(sorted(known)) + ")")
             for key in raw
-            if key not in known and key != SOURCES
+            if key not in known and key not in (SOURCES, SCHEDULE)
         ]
         if SOURCES in raw and not (isinstance(raw[SOURCES], dict)
                                    and all(isinstance(v, dict) for v in raw[SOURCES].values())):

@@ -55,11 +55,19 @@ def serve_cmd(
     port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
     open_access: Annotated[bool, typer.Option(
         "--open", help="No token needed to read (for local use only).")] = False,
+    schedule: Annotated[bool, typer.Option(
+        "--schedule", help="Run the \\[schedule] jobs of the settings file in the server: source syncs and "
+                           "alert evaluation (docs/web.md).")] = False,
+    config: Annotated[Path | None, typer.Option(
+        "--config", help="csmetrics.toml with \\[sources.NAME] and \\[schedule] tables (default ./csmetrics.toml "
+                         "if present): the sources synced and their max_age_days.", show_default=False)] = None,
 ) -> None:
     """Run the dashboard, the REST API (/api/v1, docs at /api/docs) and the survey forms.
 
     With --data the directory is ingested into a temporary workspace (removed on exit) so survey
-    answers can be recorded; with --workspace answers go into that workspace. See docs/web.md.
+    answers can be recorded; with --workspace answers go into that workspace. With --schedule the
+    server also syncs the configured sources and evaluates alerts on the cron schedule of the
+    settings file's \\[schedule] table. See docs/web.md.
     """
     from csmetrics.web.store import Store
 
@@ -73,7 +81,7 @@ def serve_cmd(
         except _Stopped:
             return  # stopped while ingesting: from_data has removed its temporary directory
         try:
-            _run(store, host, port, open_access, fresh_token=data is not None)
+            _run(store, host, port, open_access, fresh_token=data is not None, schedule=schedule, config=config)
         except (_Stopped, KeyboardInterrupt):
             pass
         finally:
@@ -84,10 +92,12 @@ def serve_cmd(
     err.print("server stopped", highlight=False)
 
 
-def _run(store: Store, host: str, port: int, open_access: bool, fresh_token: bool) -> None:
+def _run(store: Store, host: str, port: int, open_access: bool, fresh_token: bool, schedule: bool = False,
+         config: Path | None = None) -> None:
     import uvicorn
 
     from csmetrics.web.app import create_app
+    from csmetrics.web.schedule import attach
 
     if store.tmpdir is not None:
         err.print(f"temporary workspace {store.tmpdir} (removed when the server stops)", highlight=False,
@@ -105,7 +115,15 @@ def _run(store: Store, host: str, port: int, open_access: bool, fresh_token: boo
               soft_wrap=True)
     # uvicorn shuts down gracefully on SIGTERM, then raises the signal again: _on_sigterm turns it into
     # an exception, so the store is closed (and a temporary workspace removed) as on Ctrl+C.
-    uvicorn.run(create_app(store), host=host, port=port, log_level="warning")
+    app = create_app(store)
+    jobs = attach(app, store, config, run=schedule)
+    if jobs is not None:
+        err.print(f"scheduled jobs: {jobs.describe()}", highlight=False, soft_wrap=True)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        if jobs is not None:
+            jobs.stop()
 
 
 class _Stopped(Exception):  # noqa: N818 - a stop request, not an error
