@@ -89,7 +89,8 @@ def _s(path: str, col: str = "body") -> str:
 
 
 def _ts(path: str, col: str = "body") -> str:
-    return f"TRY_CAST({_s(path, col)} AS TIMESTAMPTZ)"
+    """A time as a UTC TIMESTAMP (what validation stores), whatever offset the text carries."""
+    return f"make_timestamp(epoch_us(TRY_CAST({_s(path, col)} AS TIMESTAMPTZ)))"
 
 
 def _i(path: str, col: str = "body") -> str:

@@ -169,9 +169,9 @@ def records(path: Path, kind: str) -> Iterator[tuple[tuple[str, int], Any]]:
                 raise _not_json(path, first_no, line_error, kind) from None  # a bad JSON line
             raise _not_json(path, exc.lineno, exc, kind) from None
         if not is_page(kind, doc):
-            raise DataError([_defect(path.name, None, kind, None,
-                                     f"is missing: not a Zendesk page (expected {{\"{kind}\": [...], ...}}, "
-                                     "pages one per line, or one object per line)")])
+            raise DataError([_defect(path.name, None, None, None,
+                                     f"is not a Zendesk page of {kind}: it has no {kind!r} list (expected "
+                                     f"{{\"{kind}\": [...], ...}}, pages one per line, or one object per line)")])
         for i, obj in enumerate(doc[kind]):
             yield ("object", i), obj
         return
