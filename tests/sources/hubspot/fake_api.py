@@ -68,7 +68,7 @@ class FakeHubSpot:
             return Response(json.dumps({"status": "error", "message": f"Unable to route GET {path}",
                                         "category": "OBJECT_NOT_FOUND"}), status=404, content_type="application/json")
         kind = PATHS[path]
-        archived = args.get("archived", ["false"])[0] == "true"
+        archived = args.get("archived", ["false"])[0].lower() == "true"  # the SDK sends True
         objs = [o for o in self.objects[kind] if bool(o.get("archived")) == archived]
         if kind == "companies":
             wanted = [p for v in args.get("properties", []) for p in v.split(",")]

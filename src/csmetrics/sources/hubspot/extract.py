@@ -59,7 +59,8 @@ class SyncOptions:
     max_retries: int = 5
     max_wait: float = 60.0
     page_size: int = 100
-    sleep: Callable[[float], None] = time.sleep
+    sleep: Callable[[float], None] | None = None
+    """How to wait between retries (default :func:`wait`; tests record the waits instead)."""
     progress: Progress | None = None
 
 
@@ -97,12 +98,18 @@ class BoundedRetry(Retry):
         self.sleeper(max(0.0, min(float(wait), self.max_wait)))
 
 
+def wait(seconds: float) -> None:
+    """The default wait between retries (looked up at each retry, so tests can replace it)."""
+    time.sleep(seconds)
+
+
 def retry_policy(opts: SyncOptions) -> BoundedRetry:
     """The SDK's retries: 429 (after Retry-After), 5xx and connection errors, ``max_retries`` times."""
     return BoundedRetry(total=opts.max_retries, connect=opts.max_retries, read=opts.max_retries,
                         status=opts.max_retries, other=0, redirect=0, allowed_methods=frozenset({"GET"}),
                         status_forcelist=frozenset({429, *range(500, 600)}), respect_retry_after_header=True,
-                        raise_on_status=False, max_wait=opts.max_wait, sleeper=opts.sleep)
+                        raise_on_status=False, max_wait=opts.max_wait,
+                        sleeper=opts.sleep or (lambda seconds: wait(seconds)))
 
 
 def client(opts: SyncOptions) -> Any:
