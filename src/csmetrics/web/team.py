@@ -208,7 +208,8 @@ def acknowledge(request: Request, alert_id: str, csrf: Annotated[str, Form(max_l
 
 @router.post("/alerts/{alert_id}/snooze")
 def snooze(request: Request, alert_id: str, csrf: Annotated[str, Form(max_length=100)] = "",
-           until: Annotated[str, Form(max_length=20)] = "", back: Annotated[str, Form(max_length=500)] = "") -> Response:
+           until: Annotated[str, Form(max_length=20)] = "",
+           back: Annotated[str, Form(max_length=500)] = "") -> Response:
     require_actor(request, csrf)
     if not until.strip():
         raise UsageError("snooze needs a day (until, YYYY-MM-DD)")
