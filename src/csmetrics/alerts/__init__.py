@@ -13,6 +13,7 @@ server's writer). Docs: docs/alerts.md.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from csmetrics import clock
 from csmetrics.alerts import store as _store
@@ -45,7 +46,7 @@ def list_alerts(target: Target, status: str | None = None, csm: str | None = Non
         return _store.list_alerts(con, status, csm, rule, account_id, clock.today())
 
 
-def outbox(target: Target, status: str | None = None) -> list[dict[str, object]]:
+def outbox(target: Target, status: str | None = None) -> list[dict[str, Any]]:
     """The outbox rows (one per alert x channel x recipient), oldest first."""
     with session(target) as (_ds, con):
         return _store.outbox_rows(con, status)
