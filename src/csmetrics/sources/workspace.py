@@ -181,13 +181,15 @@ def build_raw_all(land: Landing, replace_types: Iterable[str] = ()) -> None:
     Stored objects of ``replace_types`` (types re-listed in full) are dropped
     unless staged again: an object deleted at the vendor disappears.
     """
-    replaced = ", ".join(lit(t) for t in replace_types) or "NULL"
+    replaced = ", ".join(lit(t) for t in replace_types)
+    # (``type NOT IN (NULL)`` would be NULL: with nothing replaced, every stored object is kept.)
+    kept = f"s.type NOT IN ({replaced})" if replaced else "TRUE"
     land.con.execute(f"""
         CREATE OR REPLACE TEMP TABLE raw_all AS
         SELECT * FROM stg
         UNION ALL
         SELECT s.* FROM stored s
-        WHERE s.type NOT IN ({replaced})
+        WHERE {kept}
           AND NOT EXISTS (SELECT 1 FROM stg g WHERE g.type = s.type AND g.parent = s.parent AND g.id = s.id)
     """)
 
