@@ -6,10 +6,12 @@ import json
 import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
 from typer.testing import CliRunner
 
 from csmetrics.cli.main import app
+from csmetrics.io.dataset import ingest
 from csmetrics.schema.errors import DataError
 from csmetrics.sources.zendesk import import_dir
 from tests.sources.zendesk.company import EXPECTED, EXPECTED_BY_CSM, LEFT_OUT, write
@@ -46,8 +48,9 @@ def test_a_crm_account_keeps_its_name_and_csm_and_the_unmatched_organization_is_
     assert "unmatched 1" in r.output and "1 deleted ticket(s)" in r.output
     assert "1 ticket(s) without an organization" in r.output
     accounts = {row[0]: row for row in table_rows(crm_ws, "accounts", "account_id")}
-    cols = [c[0] for c in __import__("duckdb").connect(str(crm_ws), read_only=True)
-            .execute("DESCRIBE accounts").fetchall()]
+    con = duckdb.connect(str(crm_ws), read_only=True)
+    cols = [c[0] for c in con.execute("DESCRIBE accounts").fetchall()]
+    con.close()
     acme = dict(zip(cols, accounts["A-1"], strict=True))
     assert (acme["name"], acme["csm"], acme["source"]) == ("Acme", "Alice", None)  # the CRM's, not "Acme Inc"
     assert acme["zendesk_organization_id"] == "101"  # an empty column filled
@@ -99,8 +102,6 @@ def test_every_file_shape_gives_the_same_rows(crm_ws: Path, company_dir: Path, t
     ws2 = tmp_path / "crm2" / "ws.duckdb"
     ws2.parent.mkdir()
     shutil.copy(crm_ws.parent / "crm-ws" / "accounts.csv", ws2.parent / "accounts.csv")
-    from csmetrics.io.dataset import ingest
-
     ingest(ws2.parent, ws2)
     import_dir(other, ws2)
     for table, key in (("accounts", "account_id"), ("tickets", "ticket_id"), ("survey_responses", "response_id")):
@@ -140,7 +141,8 @@ def test_a_later_copy_of_a_ticket_replaces_an_earlier_one(crm_ws: Path, company_
     ("ticket_metrics.json", '{"id": 1}\n', "ticket_metrics.json line 1, field ticket_id: is missing (required)"),
     ("ticket_metrics.json", '{"id": 1, "ticket_id": 2}\n{"id": 2, ticket_id: 3}\n',
      "ticket_metrics.json line 2: is not valid JSON"),
-    ("tickets.json", '{\n  "results": []\n}\n', "tickets.json: is not a Zendesk page of tickets: it has no 'tickets' list"),
+    ("tickets.json", '{\n  "results": []\n}\n',
+     "tickets.json: is not a Zendesk page of tickets: it has no 'tickets' list"),
 ])
 def test_bad_files_name_the_file_line_object_and_field_and_write_nothing(
         crm_ws: Path, tmp_path: Path, file: str, text: str, message: str) -> None:

@@ -49,6 +49,9 @@ def test_sync_equals_import_with_every_kind_of_paging_and_a_429(
     import_dir(company_dir, imported)
     for table, key in CONTRACT.items():
         assert table_rows(crm_ws, table, key) == table_rows(imported, table, key), table
+    # the raw objects too: the same 33 objects, kept as Zendesk sent them
+    raw = table_rows(crm_ws, "_zendesk_objects", "type, id")
+    assert len(raw) == 33 and raw == table_rows(imported, "_zendesk_objects", "type, id")
 
 
 def test_sync_by_csm_gives_the_hand_computed_metrics(api: str, crm_ws: Path) -> None:
