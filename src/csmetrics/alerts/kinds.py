@@ -7,7 +7,7 @@ done by Ibis expressions run by the backend; Python formats the few findings.
 
 | kind | fires when | event (part of the dedup key) |
 |---|---|---|
-| health_worsens | colour on T worse than on T - within_days (green > yellow > red) | day of the worsening, colours |
+| health_worsens | colour on T worse than on T - within_days, score down >= min_points | day of the worsening, colours |
 | score_drop | health score on T - days minus score on T >= points | T |
 | nps_detractor | an NPS answer 0..max_score responded in (T - within_days, T] | response_id |
 | csat_negative | a CSAT answer < csat_positive_min responded in (T - within_days, T] | response_id |
@@ -119,6 +119,8 @@ def health_worsens(ctx: Context, rule: Rule) -> list[Finding]:
                 changed = d
         s0 = float(start.loc[aid, "health_score"])
         s1 = float(row["health_score"])
+        if s0 - s1 < rule.param("min_points"):  # a score hovering at a colour's edge: not a change
+            continue
         reason = (f"health {c0} -> {c1} (score {s0:.0f} -> {s1:.0f}) on {changed.isoformat()}: {_why(row)}")
         out.append(Finding(str(aid), f"{changed.isoformat()}:{c0}->{c1}", reason,
                            {"color_before": c0, "color": c1, "score_before": round(s0, 2), "score": round(s1, 2),

@@ -39,7 +39,7 @@ SEVERITIES = ("info", "warning", "critical")
 
 KINDS: dict[str, dict[str, tuple[type, float | None, float | None]]] = {
     # kind -> parameter -> (type, default, minimum); a None default means required.
-    "health_worsens": {"within_days": (int, 7, 1)},
+    "health_worsens": {"within_days": (int, 7, 1), "min_points": (float, 0, 0)},
     "score_drop": {"points": (float, 20, 0), "days": (int, 30, 1)},
     "nps_detractor": {"within_days": (int, 7, 1), "max_score": (float, 6, 0)},
     "csat_negative": {"within_days": (int, 7, 1)},
