@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import ipaddress
+import re
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pytest
-import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -31,10 +31,11 @@ __all__ = ["FIXTURE", "PASSWORD", "SECURITY_TOKEN", "TOKEN", "accounts", "digest
 def _certificates(directory: Path) -> tuple[Path, Path, Path]:
     """A test CA and a certificate for localhost / 127.0.0.1 signed by it: (ca.pem, cert.pem, key.pem)."""
     now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    start, end = now - dt.timedelta(days=3650), now + dt.timedelta(days=3650)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "csmetrics test CA")])
     ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-          .serial_number(1).not_valid_before(now - dt.timedelta(days=3650)).not_valid_after(now + dt.timedelta(days=3650))
+          .serial_number(1).not_valid_before(start).not_valid_after(end)
           .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
           .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
                                        data_encipherment=False, key_agreement=False, key_cert_sign=True,
@@ -44,7 +45,7 @@ def _certificates(directory: Path) -> tuple[Path, Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
             .issuer_name(ca_name).public_key(key.public_key()).serial_number(2)
-            .not_valid_before(now - dt.timedelta(days=3650)).not_valid_after(now + dt.timedelta(days=3650))
+            .not_valid_before(start).not_valid_after(end)
             .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
                                                         x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
                            critical=False)
@@ -90,22 +91,10 @@ def api(tls: tuple[HTTPServer, Path], fake: FakeSalesforce, monkeypatch: pytest.
     """The fake instance URL (https://localhost:PORT), with a session in the environment; requests trust the CA."""
     server, ca = tls
     server.clear()
-    server.expect_request(re_any()).respond_with_handler(fake)
+    server.expect_request(re.compile(r"^/services/.*")).respond_with_handler(fake)
     monkeypatch.setenv("SALESFORCE_ACCESS_TOKEN", TOKEN)
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca))  # requests (inside simple-salesforce) trusts the test CA
     yield f"https://localhost:{server.port}"
-
-
-def re_any() -> object:
-    import re
-
-    return re.compile(r"^/services/.*")
-
-
-def session_for(ca: Path) -> requests.Session:
-    s = requests.Session()
-    s.verify = str(ca)
-    return s
 
 
 def digest(path: Path) -> str:

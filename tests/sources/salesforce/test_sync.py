@@ -14,7 +14,7 @@ from csmetrics.sources import SourceError
 from csmetrics.sources.salesforce import extract, import_dir, sync
 from csmetrics.sources.salesforce.pipeline import SalesforceSettings, credentials
 from tests.sources.salesforce.conftest import PASSWORD, SECURITY_TOKEN, TOKEN, accounts, digest
-from tests.sources.salesforce.fake_api import BASE, FakeSalesforce, Failure
+from tests.sources.salesforce.fake_api import BASE, Failure, FakeSalesforce
 from tests.sources.salesforce.org import STAMP, account_id, record
 
 runner = CliRunner()
