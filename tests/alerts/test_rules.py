@@ -38,6 +38,18 @@ def test_health_worsens_outside_the_window_does_not_fire(ws: Path, tmp_path: Pat
     assert alerts.evaluate(ws, T, rules, health=health(), record=False, only=["health_worsens"]) == []
 
 
+@pytest.mark.parametrize(("toml", "fired"), [
+    ('into = "red"', ["A8"]),           # A7 only turned yellow
+    ("min_points = 41", ["A8"]),         # A7 fell 40 points, A8 100
+    ("min_points = 40", ["A7", "A8"]),
+])
+def test_health_worsens_into_red_and_min_points(ws: Path, tmp_path: Path, toml: str, fired: list[str]) -> None:
+    rules = tmp_path / "alerts.toml"
+    rules.write_text(f"[rules.health_worsens]\n{toml}\n", encoding="utf-8")
+    got = alerts.evaluate(ws, T, rules, health=health(), record=False, only=["health_worsens"])
+    assert sorted(a.account_id for a in got) == fired
+
+
 def test_score_drop_fires_at_the_threshold_only(ws: Path, tmp_path: Path) -> None:
     found = _found(ws, "score_drop")
     assert sorted(found) == ["A7", "A8"]

@@ -60,6 +60,13 @@ def test_defects_name_file_line_and_key(tmp_path: Path) -> None:
     ]
 
 
+def test_health_worsens_into_is_a_colour(tmp_path: Path) -> None:
+    p = tmp_path / "alerts.toml"
+    p.write_text('[rules.health_worsens]\ninto = "green"\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"line 2, setting rules.health_worsens.into: 'green' is not a colour"):
+        load_settings(p)
+
+
 def test_invalid_toml_names_the_line(tmp_path: Path) -> None:
     p = tmp_path / "alerts.toml"
     p.write_text("[rules.usage_drop]\ndrop = \n", encoding="utf-8")

@@ -111,6 +111,8 @@ def health_worsens(ctx: Context, rule: Rule) -> list[Finding]:
         c0 = start["health_color"].get(aid) if aid in start.index else None
         if str(aid) not in paying or c1 not in RANK or c0 not in RANK or RANK[c1] <= RANK[c0]:
             continue
+        if RANK[c1] < RANK[str(rule.params.get("into", "yellow"))]:
+            continue
         # The day of the change: the last day of the window whose colour is worse than the day before.
         changed = ctx.as_of
         for prev, d in zip(days[:-1], days[1:], strict=True):

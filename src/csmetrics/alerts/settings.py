@@ -37,9 +37,9 @@ FILE_NAME = "alerts.toml"
 PACKAGED = "rules.toml"
 SEVERITIES = ("info", "warning", "critical")
 
-KINDS: dict[str, dict[str, tuple[type, float | None, float | None]]] = {
+KINDS: dict[str, dict[str, tuple[type, Any, float | None]]] = {
     # kind -> parameter -> (type, default, minimum); a None default means required.
-    "health_worsens": {"within_days": (int, 7, 1), "min_points": (float, 0, 0)},
+    "health_worsens": {"within_days": (int, 7, 1), "min_points": (float, 0, 0), "into": (str, "yellow", None)},
     "score_drop": {"points": (float, 20, 0), "days": (int, 30, 1)},
     "nps_detractor": {"within_days": (int, 7, 1), "max_score": (float, 6, 0)},
     "csat_negative": {"within_days": (int, 7, 1)},
@@ -70,11 +70,11 @@ class Rule:
     kind: str
     severity: str
     cooldown_days: int
-    params: dict[str, float]
+    params: dict[str, Any]
     description: str = ""
 
     def param(self, key: str) -> float:
-        return self.params[key]
+        return float(self.params[key])
 
 
 @dataclass(frozen=True)
@@ -215,7 +215,7 @@ def _rules(c: _Checker, raw: dict[str, Any], base: dict[str, dict[str, Any]]) ->
             c.bad(f"{where}.cooldown_days", cooldown, "is out of range (expected >= 0)")
         enabled = r.get("enabled", True)
         c.typed(enabled, bool, f"{where}.enabled")
-        params: dict[str, float] = {}
+        params: dict[str, Any] = {}
         for key, (kind_type, default, minimum) in spec.items():
             v: Any = r.get(key, default)
             if not c.typed(v, kind_type, f"{where}.{key}"):
@@ -223,7 +223,10 @@ def _rules(c: _Checker, raw: dict[str, Any], base: dict[str, dict[str, Any]]) ->
             if minimum is not None and v < minimum:
                 c.bad(f"{where}.{key}", v, f"is out of range (expected >= {minimum:g})")
                 continue
-            params[key] = float(v)
+            params[key] = v if kind_type is str else float(v)
+        if kind == "health_worsens" and params.get("into", "yellow") not in ("yellow", "red"):
+            c.bad(f"{where}.into", params.pop("into"), "is not a colour to alert on (expected yellow: any worsening, "
+                  "or red: into red only)")
         if kind == "usage_drop" and params.get("drop", 0) > 1:
             c.bad(f"{where}.drop", params["drop"], "is out of range (expected a fraction 0-1, e.g. 0.5 = 50%)")
         if enabled is True:

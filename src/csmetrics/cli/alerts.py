@@ -164,7 +164,8 @@ def test_cmd(
     verdict = "[bold red]fires[/]" if result["fires"] else "[green]does not fire[/]"
     console.print(f"{escape(rule)} ({result['kind']}) for {escape(account)} as of {result['as_of']}: {verdict}",
                   highlight=False)
-    params = ", ".join(f"{k} = {v:g}" for k, v in result["params"].items())
+    params = ", ".join(f"{k} = {v:g}" if isinstance(v, float) else f"{k} = {v}"
+                       for k, v in result["params"].items())
     console.print(f"parameters: {params}", highlight=False)
     for reason in result["reasons"]:
         console.print(f"  reason: {escape(reason)}", highlight=False)
