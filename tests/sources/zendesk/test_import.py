@@ -46,6 +46,7 @@ def test_a_crm_account_keeps_its_name_and_csm_and_the_unmatched_organization_is_
     r = runner.invoke(app, ["import", "zendesk", str(company_dir), "--workspace", str(crm_ws)])
     assert r.exit_code == 0, r.output
     assert "unmatched 1" in r.output and "1 deleted ticket(s)" in r.output
+    assert "1 organization(s) match no account of the CRM" in r.output and "103 (Umbrella)" in r.output
     assert "1 ticket(s) without an organization" in r.output
     accounts = {row[0]: row for row in table_rows(crm_ws, "accounts", "account_id")}
     con = duckdb.connect(str(crm_ws), read_only=True)

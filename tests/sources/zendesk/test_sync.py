@@ -57,7 +57,7 @@ def test_sync_equals_import_with_every_kind_of_paging_and_a_429(
 def test_sync_by_csm_gives_the_hand_computed_metrics(api: str, crm_ws: Path) -> None:
     r = runner.invoke(app, ["sync", "zendesk", "--workspace", str(crm_ws), "--api-base", api])
     assert r.exit_code == 0, r.output
-    assert "unmatched 1" in r.output
+    assert "unmatched 1" in r.output and "103 (Umbrella)" in r.output
     got = monthly(crm_ws, list(EXPECTED), by="csm")
     for csm, metrics in EXPECTED_BY_CSM.items():
         for name, want in metrics.items():
@@ -119,6 +119,9 @@ def test_full_exports_every_ticket_again_from_the_start_time(api: str, fake: Fak
      [1.0, 2.0, 4.0, 8.0, 16.0]),
     (Failure("/api/v2/satisfaction_ratings.json", 503, times=100, retry_after="3"),
      "while listing satisfaction_ratings: HTTP 503 after 5 retries", [3.0] * 5),
+    # a rate limit that never lifts: each Retry-After of 600 s capped at max_wait (120 s), 5 times, then it stops
+    (Failure(EXPORT, 429, times=100, retry_after="600"), "while exporting tickets: HTTP 429 after 5 retries",
+     [120.0] * 5),
 ])
 def test_a_failed_sync_leaves_the_workspace_byte_for_byte_unchanged(
         api: str, fake: FakeZendesk, crm_ws: Path, failure: Failure, message: str, waits: list[float]) -> None:

@@ -36,6 +36,9 @@ SETTINGS: dict[str, type | tuple[type, ...]] = {
     "max_wait": (int, float)}
 """Keys of ``[sources.zendesk]`` in csmetrics.toml, and their types."""
 
+EXAMPLES = 5
+"""Unmatched organizations named in the note after a sync or import."""
+
 NOTES = {
     "deleted_tickets": "deleted ticket(s) are not in the tickets table",
     "tickets_without_organization": "ticket(s) without an organization are not in the tickets table (no account "
@@ -84,14 +87,33 @@ class ZendeskSettings:
         return MapSettings(self.account_id, float(config.csat_scale_max))
 
 
+def unmatched_examples(land: Landing, accounts: str) -> list[str]:
+    """``account_id (name)`` of mapped accounts that no other source stored (read before the commit)."""
+    other = "FALSE"
+    if "accounts" in land.tables:
+        have = {r[0] for r in land.con.execute("DESCRIBE ws.accounts").fetchall()}
+        mine = f" AND t.source IS DISTINCT FROM {lit(SOURCE)}" if "source" in have else ""
+        other = f"EXISTS (SELECT 1 FROM ws.accounts t WHERE t.account_id = z.account_id{mine})"
+    rows = land.con.execute(f"SELECT account_id || coalesce(' (' || name || ')', '') FROM {q(accounts)} z "
+                            f"WHERE NOT {other} ORDER BY account_id").fetchall()
+    return [r[0] for r in rows]
+
+
 def _land(land: Landing, objects: Iterable[RawObject], settings: ZendeskSettings, replace: Iterable[str],
           cursors: dict[str, str] | None, requests: int = 0) -> Result:
+    unmatched: list[str] = []
+
     def extra(land: Landing, mapped: dict[str, str]) -> dict[str, str]:
+        unmatched[:] = unmatched_examples(land, mapped["accounts"])
         return {f"count:{k}": str(n) for k, n in left_out(land.con).items()}
 
     mapper = settings.map(land.config)
     result = land_objects(land, objects, lambda con, raw: map_tables(con, raw, mapper), replace=replace,
                           cursors=cursors, requests=requests, extra=extra)
+    if unmatched:
+        shown = ", ".join(unmatched[:EXAMPLES]) + (", ..." if len(unmatched) > EXAMPLES else "")
+        result.notes.append(f"{len(unmatched):,} organization(s) match no account of the CRM and are accounts of "
+                            f"their own (no CSM: group (none)): {shown}")
     counts = left_out(land.con)
     for key, text in NOTES.items():
         if counts[key]:
@@ -207,4 +229,4 @@ class ZendeskConnector:
 CONNECTOR = ZendeskConnector()
 
 __all__ = ["CONNECTOR", "EMAIL_ENV", "SUBDOMAIN_ENV", "TOKEN_ENV", "ZendeskConnector", "ZendeskSettings",
-           "base_url", "credentials", "import_dir", "import_to_data_dir", "sync"]
+           "base_url", "credentials", "import_dir", "import_to_data_dir", "sync", "unmatched_examples"]
