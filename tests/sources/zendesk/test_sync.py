@@ -190,3 +190,13 @@ def test_the_host_comes_from_the_settings_the_environment_or_api_base(monkeypatc
     assert base_url(ZendeskSettings(), None) == "https://fromenv.zendesk.com"
     assert base_url(ZendeskSettings(subdomain="acme"), None) == "https://acme.zendesk.com"
     assert base_url(ZendeskSettings(subdomain="acme"), "http://127.0.0.1:8080/zd/") == "http://127.0.0.1:8080/zd"
+
+
+def test_a_first_sync_creates_the_workspace_with_every_organization_unmatched(api: str, tmp_path: Path) -> None:
+    ws = tmp_path / "new" / "ws.duckdb"
+    result = sync(ws, api_base=api)
+    assert result.changed and (result.matched, result.unmatched) == (0, 3)
+    assert result.rows == {"accounts": 3, "tickets": 9, "survey_responses": 5}
+    got = monthly(ws, ["tickets", "csat"], by="csm")
+    assert got[("tickets", "(none)")] == EXPECTED["tickets"]  # no CRM: every ticket is in (none)
+    assert got[("csat", "(none)")] == EXPECTED["csat"]
