@@ -55,6 +55,7 @@ from csmetrics.alerts import store as alert_store
 from csmetrics.alerts.settings import SEVERITIES
 from csmetrics.periods import parse_date
 from csmetrics.schema.errors import UsageError
+from csmetrics.sources.settings import DEFAULT_CONFIG
 from csmetrics.web import data
 from csmetrics.web.app import (
     COOKIE,
@@ -318,16 +319,18 @@ def stale_sources(request: Request) -> list[dict[str, Any]]:
     store: Store = request.app.state.store
     if store.read_only:
         return []
+    config = getattr(request.app.state, "sources_config", None)
+    path = config if config is not None else DEFAULT_CONFIG
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        stamp = None
     cache = request.app.state.__dict__.setdefault("_stale_cache", {})
-    key = (store.version, int(clock.now().timestamp() // STALE_TTL))
+    key = (store.version, int(clock.now().timestamp() // STALE_TTL), config, stamp)
     if key in cache:
         return cache[key]  # type: ignore[no-any-return]
-    config = getattr(request.app.state, "sources_config", None)
-    ages = request.app.state.__dict__.setdefault("_max_ages", {})
-    if config not in ages:
-        ages[config] = _max_ages(config)
     with store.write_lock:
-        rows = stale(store.writer, "", ages[config])
+        rows = stale(store.writer, "", _max_ages(config))
     out = [{"source": r["source"], "max_age_days": r["max_age_days"],
             "age": None if r["staleness_days"] is None else f"{r['staleness_days']:g} days"}
            for r in rows]
