@@ -40,7 +40,7 @@ SEVERITIES = ("info", "warning", "critical")
 KINDS: dict[str, dict[str, tuple[type, Any, float | None]]] = {
     # kind -> parameter -> (type, default, minimum); a None default means required.
     "health_worsens": {"within_days": (int, 7, 1), "min_points": (float, 0, 0), "into": (str, "yellow", None)},
-    "score_drop": {"points": (float, 20, 0), "days": (int, 30, 1)},
+    "score_drop": {"points": (float, 25, 0), "days": (int, 30, 1)},
     "nps_detractor": {"within_days": (int, 7, 1), "max_score": (float, 6, 0)},
     "csat_negative": {"within_days": (int, 7, 1)},
     "usage_drop": {"drop": (float, 0.5, 0), "window_days": (int, 30, 1), "min_prior_events": (int, 20, 0)},

@@ -69,20 +69,21 @@ def _money(v: float) -> str:
     return f"{v:,.2f}"
 
 
-def _delivery(a: Alert) -> str:
+def _status(a: Alert) -> str:
+    """The alert's status, then each delivery's: ``open; email sent, webhook failed``."""
     if not a.deliveries:
-        return "-"
-    return ", ".join(f"{d['channel']} {d['status']}" for d in a.deliveries)
+        return a.status
+    return a.status + "; " + ", ".join(f"{d['channel']} {d['status']}" for d in a.deliveries)
 
 
 def _print_alerts(alerts: list[Alert], title: str) -> None:
-    cols = [Col("id", "key"), Col("as of", "key"), Col("severity", "key"), Col("rule", "key"),
-            Col("account", "text"), Col("CSM", "text"), Col("MRR", "num"), Col("reason", "text"),
-            Col("status", "key"), Col("delivery", "text")]
-    rows = [[a.id, a.as_of.isoformat(), f"[{SEVERITY_STYLE.get(a.severity, '')}]{a.severity}[/]", escape(a.rule),
+    """One row per alert; the rule is coloured by its severity (info cyan, warning yellow, critical red)."""
+    cols = [Col("id", "key"), Col("as of", "key"), Col("rule", "key"), Col("account", "text"),
+            Col("CSM", "text"), Col("MRR", "num"), Col("reason", "text"), Col("status", "text")]
+    rows = [[a.id, a.as_of.isoformat(), f"[{SEVERITY_STYLE.get(a.severity, '')}]{escape(a.rule)}[/]",
              escape(f"{a.account_name} ({a.account_id})"), escape(a.csm or "-"), _money(a.mrr), escape(a.reason),
-             a.status, escape(_delivery(a))] for a in alerts]
-    print_tables([make_table(title, cols, rows)], terminal_width())
+             escape(_status(a))] for a in alerts]
+    print_tables([make_table(title + " (rule colour: severity)", cols, rows)], terminal_width())
 
 
 def _print_report(report: DeliveryReport) -> None:
