@@ -164,6 +164,8 @@ def test_sync_gives_the_same_workspace_as_import(apis: str, tmp_path: Path, join
     for table, key in CONTRACT.items():
         assert table_rows(synced, table, key) == table_rows(joined, table, key), table
     assert monthly(synced) == monthly(joined)
+    data = synced.read_bytes()
+    assert b"joined-test-token-never-shown" not in data and b"joinedZendeskTokenNeverShown" not in data
 
 
 @pytest.fixture

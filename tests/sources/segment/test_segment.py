@@ -19,6 +19,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import csmetrics
@@ -229,3 +231,23 @@ def test_cli_import_summary(tmp_path: Path) -> None:
     assert "usage_events │ 4" in text and "skipped 2 non-track message(s) (identify 1, page 1)" in text
     r = runner.invoke(app, ["sync", "segment", "--workspace", str(tmp_path / "w.duckdb")])
     assert r.exit_code == 2 and "use `csmetrics import segment PATH`" in " ".join(r.output.split())
+
+
+LINES = [line for f in (JAN, FEB) for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(order=st.permutations(range(len(LINES))), cut=st.integers(min_value=0, max_value=len(LINES)))
+def test_any_split_of_the_messages_into_two_imports_gives_the_same_events(
+        tmp_path_factory: pytest.TempPathFactory, order: list[int], cut: int) -> None:
+    """Invariant of rule U6: events are a set keyed by messageId, whatever files carry them, in any order."""
+    d = tmp_path_factory.mktemp("split")
+    shuffled = [LINES[i] for i in order]
+    (d / "a.jsonl").write_text("\n".join(shuffled[:cut]) + "\n", encoding="utf-8")
+    (d / "b.jsonl").write_text("\n".join(shuffled[cut:]) + "\n", encoding="utf-8")
+    ws = d / "ws.duckdb"
+    import_path(d / "a.jsonl", ws)
+    import_path(d / "b.jsonl", ws)
+    assert sorted(events(ws)) == ["m1", "m2", "m4", "m5", "m8", "m9"]
+    assert rows(ws, "SELECT type, count(*) FROM _segment_objects GROUP BY type ORDER BY type") == [
+        ("non_track", 3), ("without_account", 1)]
