@@ -47,6 +47,8 @@ class FakeHubSpot:
                   "authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/"
                   "oauth-overview", "correlationId": "4f2b7c1e-0000-4000-8000-000000000401",
                   "category": "INVALID_AUTHENTICATION"},
+            403: {"status": "error", "message": "This app hasn't been granted all required scopes to make this call.",
+                  "correlationId": "4f2b7c1e-0000-4000-8000-000000000403", "category": "MISSING_SCOPES"},
             429: {"status": "error", "message": "You have reached your secondly limit.", "errorType": "RATE_LIMIT",
                   "correlationId": "4f2b7c1e-0000-4000-8000-000000000429", "policyName": "SECONDLY"},
             500: {"status": "error", "message": "internal error", "correlationId":

@@ -90,6 +90,8 @@ def test_changes_are_picked_up_by_the_next_sync(api: str, fake: FakeHubSpot, tmp
 @pytest.mark.parametrize(("failure", "message"), [
     (Failure("owners", 401), "while listing owners: the token was rejected (401"),
     (Failure("companies", 401, nth=2), "while listing companies: the token was rejected (401"),
+    (Failure("companies", 403), "while listing companies: the token may not read these objects (403: it needs the "
+     "crm.objects.companies.read"),
     (Failure("companies", 500, times=100), "while listing companies: HTTP 500: internal error"),
     (Failure("companies", 429, times=100, retry_after="600"), "while listing companies: HTTP 429: You have reached"),
 ])
@@ -122,6 +124,20 @@ def test_a_failed_first_sync_creates_no_workspace(api: str, fake: FakeHubSpot, t
     r = runner.invoke(app, ["sync", "hubspot", "--workspace", str(ws), "--api-base", api])
     assert r.exit_code == 1 and "HTTP 500" in r.output and not ws.exists()
     assert waits == [1.0, 2.0, 4.0, 8.0, 16.0]
+
+
+def test_a_connection_failure_is_retried_then_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("HUBSPOT_TOKEN", TOKEN)
+    waits: list[float] = []
+    with pytest.raises(SourceError) as info:
+        sync(tmp_path / "ws.duckdb", api_base=f"http://127.0.0.1:{port}", sleep=waits.append)
+    assert "while listing owners: connection failed" in str(info.value) and TOKEN not in str(info.value)
+    assert waits == [1.0, 2.0, 4.0, 8.0, 16.0] and not (tmp_path / "ws.duckdb").exists()
 
 
 def test_the_token_appears_nowhere(api: str, fake: FakeHubSpot, caplog: pytest.LogCaptureFixture,

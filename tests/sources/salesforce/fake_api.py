@@ -50,7 +50,8 @@ class FakeSalesforce:
                   429: ("Too many requests", "REQUEST_LIMIT_EXCEEDED"),
                   500: ("An unexpected error occurred. Please include this ErrorId: 1234-5678",
                         "UNKNOWN_EXCEPTION"),
-                  400: ("No such column 'Segment__c' on entity 'Account'.", "INVALID_FIELD")}
+                  400: ("No such column 'Segment__c' on entity 'Account'.", "INVALID_FIELD"),
+                  403: ("TotalRequests Limit exceeded.", "REQUEST_LIMIT_EXCEEDED")}
         message, code = bodies[status]
         headers = {} if retry_after is None else {"Retry-After": retry_after}
         return Response(json.dumps([{"message": message, "errorCode": code}]), status=status, headers=headers,

@@ -166,3 +166,19 @@ def test_two_crms_on_one_account_the_last_one_names_it(tmp_path: Path) -> None:
     import_dir(sf, ws)
     hubspot_import(hs, ws)
     assert accounts(ws, "account_id, name, csm, source")[account_id(1)] == ("Acme (HubSpot)", "Ana Silva", "hubspot")
+
+
+def test_salesforce_names_an_ingested_help_desk_account(tmp_path: Path) -> None:
+    from csmetrics.io.dataset import ingest
+
+    data = tmp_path / "helpdesk"
+    data.mkdir()
+    row = f"{account_id(1)},acme (zendesk),agent-7,,EMEA"
+    (data / "accounts.csv").write_text(f"account_id,name,csm,segment,region\n{row}\n", encoding="utf-8")
+    ws = tmp_path / "ws.duckdb"
+    ingest(data, ws)
+    sf = response_dir(tmp_path, [record(1, "Acme Analytics", "2025-01-06T00:00:00.000+0000", "Ana Silva", "Banking",
+                                        "Customer - Direct", None)], "sf")
+    assert import_dir(sf, ws).matched == 1
+    assert accounts(ws, "account_id, name, csm, segment, region, source")[account_id(1)] == (
+        "Acme Analytics", "Ana Silva", "Customer - Direct", "EMEA", "salesforce")  # region kept: Salesforce has none

@@ -93,6 +93,7 @@ def test_full_relists_and_drops_records_gone_for_good(api: str, fake: FakeSalesf
     (Failure("more", 500, times=100), "while reading the next page of Account (nextRecordsUrl): HTTP 500: "
      "UNKNOWN_EXCEPTION"),
     (Failure("query", 400), "while querying Account: HTTP 400: INVALID_FIELD: No such column 'Segment__c'"),
+    (Failure("query", 403), "while querying Account: HTTP 403: REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded"),
 ])
 def test_a_failed_sync_leaves_the_workspace_byte_for_byte_unchanged(
         api: str, fake: FakeSalesforce, tmp_path: Path, failure: Failure, message: str) -> None:
