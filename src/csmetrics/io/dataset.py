@@ -114,11 +114,17 @@ def load_data_dir(data_dir: str | Path) -> Dataset:
         backend.disconnect()
         raise
     tables: dict[str, ir.Table] = {}
+    views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE temporary").fetchall()}
     for name in TABLE_ORDER:
         if name in files:
-            # Streamed from the typed view over the file (or the CSV's cells): the one copy.
-            con.execute(f"CREATE TABLE {q(name)} AS SELECT * EXCLUDE ({ROW}) FROM {q('typed_' + name)}")
-            drop_staged(con, name)
+            if "raw_" + name in views:
+                # A Parquet file, already typed and validated: read in place by every query (only the
+                # columns it needs), never copied; the typed view casts and fills defaults on the way.
+                con.execute(f"CREATE TEMP VIEW {q(name)} AS SELECT * EXCLUDE ({ROW}) FROM {q('typed_' + name)}")
+            else:
+                # Streamed from the typed view over the CSV's cells: the one copy.
+                con.execute(f"CREATE TABLE {q(name)} AS SELECT * EXCLUDE ({ROW}) FROM {q('typed_' + name)}")
+                drop_staged(con, name)
             tables[name] = backend.table(name)
     return Dataset(backend, tables, config, str(data_dir), extras)
 
