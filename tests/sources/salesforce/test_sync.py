@@ -6,6 +6,7 @@ import json
 import logging
 from pathlib import Path
 
+import duckdb
 import pytest
 from typer.testing import CliRunner
 
@@ -18,6 +19,14 @@ from tests.sources.salesforce.fake_api import BASE, Failure, FakeSalesforce
 from tests.sources.salesforce.org import STAMP, account_id, record
 
 runner = CliRunner()
+
+
+def table(ws: Path, name: str) -> list[tuple[object, ...]]:
+    con = duckdb.connect(str(ws), read_only=True)
+    try:
+        return con.execute(f"SELECT * FROM {name} ORDER BY ALL").fetchall()
+    finally:
+        con.close()
 TIER = SalesforceSettings(fields=("Tier__c",))
 COLS = "account_id, name, created_at, segment, csm, industry, source, tier"
 
@@ -40,6 +49,9 @@ def test_sync_equals_import_with_paging_and_a_429(api: str, fake: FakeSalesforce
     imported = tmp_path / "imported.duckdb"
     import_dir(org_dir, imported, TIER)
     assert accounts(ws, COLS) == accounts(imported, COLS)
+    for name in ("accounts", "_salesforce_objects"):  # every column, and the raw records byte for byte
+        assert table(ws, name) == table(imported, name), name
+    assert len(table(ws, "_salesforce_objects")) == 8
 
 
 def test_resync_asks_only_for_modified_records_and_writes_nothing(api: str, fake: FakeSalesforce,
