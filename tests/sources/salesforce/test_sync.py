@@ -192,3 +192,32 @@ def test_the_cursor_is_the_newest_systemmodstamp(api: str, fake: FakeSalesforce,
     sync(ws, api_base=api)
     assert fake.log[0][2]["q"].endswith(">= 2026-06-05T08:11:12Z")  # +0200 -> UTC
     assert STAMP < "2026-06-05"
+
+
+def test_a_username_login_goes_to_the_sdk_and_a_refusal_names_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    import simple_salesforce
+    from simple_salesforce.exceptions import SalesforceAuthenticationFailed
+
+    from csmetrics.sources.salesforce.extract import Credentials, SyncOptions, client
+
+    calls: list[dict[str, object]] = []
+
+    class Refusing:
+        def __init__(self, **kwargs: object) -> None:
+            calls.append(kwargs)
+            raise SalesforceAuthenticationFailed("INVALID_LOGIN", f"Invalid username, password {PASSWORD}, "
+                                                 "security token; or user locked out.")
+
+    monkeypatch.setattr(simple_salesforce, "Salesforce", Refusing)
+    creds = Credentials(username="cs@acme.example", password=PASSWORD, security_token=SECURITY_TOKEN,
+                        domain="test")
+    with pytest.raises(SourceError) as info:
+        client(SyncOptions(credentials=creds, max_retries=2))
+    message = str(info.value)
+    assert "salesforce sync failed while logging in: the login was refused" in message
+    assert PASSWORD not in message and SECURITY_TOKEN not in message
+    (kwargs,) = calls
+    assert (kwargs["username"], kwargs["password"], kwargs["security_token"], kwargs["domain"]) == (
+        "cs@acme.example", PASSWORD, SECURITY_TOKEN, "test")
+    adapter = kwargs["session"].get_adapter("https://acme.my.salesforce.com")  # type: ignore[attr-defined]
+    assert adapter.max_retries.total == 2 and 429 in adapter.max_retries.status_forcelist
