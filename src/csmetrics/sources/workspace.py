@@ -196,8 +196,9 @@ def build_raw_all(land: Landing, replace_types: Iterable[str] = ()) -> None:
 
 def raw_changes(land: Landing) -> int:
     """Objects added, changed or removed by this landing."""
+    # An object changed appears on both sides of the difference: counted once, by its key.
     row = land.con.execute("""
-        SELECT count(*) FROM (
+        SELECT count(DISTINCT (type, parent, id)) FROM (
             (SELECT type, parent, id, body FROM raw_all EXCEPT SELECT type, parent, id, body FROM stored)
             UNION ALL
             (SELECT type, parent, id, body FROM stored EXCEPT SELECT type, parent, id, body FROM raw_all))
