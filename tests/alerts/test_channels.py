@@ -220,3 +220,40 @@ def test_missing_secret_is_named_not_shown(ws: Path, httpserver: HTTPServer, mon
     _evaluate(ws, ["nps_detractor"])
     assert list(alerts.deliver(ws).errors.values()) == [
         "environment variable TEST_WEBHOOK_SECRET (channels secret_env) is not set"]
+
+
+def test_email_over_implicit_tls(ws: Path, tmp_path: Path) -> None:
+    from aiosmtpd.controller import Controller
+
+    cert, key = self_signed(tmp_path)
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+    box, port = Mailbox(), free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port, ssl_context=server_ctx)
+    controller.start()
+    _configure(ws, f'[channels.email]\nhost = "127.0.0.1"\nport = {port}\nssl = true\ntls_ca_file = "{cert}"\n'
+                   'from = "alerts@example.com"\n[csms]\n"Bo Chen" = "bo@example.com"\n')
+    try:
+        _evaluate(ws, ["csat_negative"])
+        assert len(alerts.deliver(ws).sent) == 1
+    finally:
+        controller.stop()
+    ((rcpt, msg),) = box.messages
+    assert rcpt == ["bo@example.com"] and msg["Subject"] == "[csmetrics] info: Beta - csat_negative"
+
+
+def test_after_write_does_nothing_without_alerts_toml(ws: Path) -> None:
+    assert alerts.after_write(ws) is None
+    assert alerts.list_alerts(ws) == []
+
+
+def test_after_write_evaluates_and_delivers(ws: Path, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    _webhook(ws, httpserver, monkeypatch, "[rules.health_worsens]\nenabled = false\n[rules.score_drop]\n"
+                                          "enabled = false\n[rules.renewal_risk]\nenabled = false\n")
+    done = alerts.after_write(ws)  # as of the last data day, 2026-06-15
+    assert done is not None
+    new, report = done
+    assert sorted(a.rule for a in new) == ["csat_negative", "mrr_contraction", "nps_detractor", "usage_drop"]
+    assert len(report.sent) == 4 and len(httpserver.log) == 4
+    assert alerts.after_write(ws) == ([], alerts.DeliveryReport())
