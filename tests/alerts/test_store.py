@@ -100,3 +100,33 @@ def test_evaluate_on_an_open_connection(ws: Path) -> None:
         assert len(alerts.list_alerts(con)) == 9
     finally:
         con.close()
+
+
+def test_deliver_holds_the_callers_write_lock_only_for_database_steps(ws: Path) -> None:
+    # As the server does (Store.write): every claim and mark under the lock, every send outside it.
+    import threading
+
+    (ws.parent / "alerts.toml").write_text('[channels.webhook]\nurl = "http://127.0.0.1:9/x"\n'
+                                           'secret_env = "UNUSED"\n', encoding="utf-8")
+    con = duckdb.connect(str(ws))
+    lock = threading.Lock()
+    steps: list[str] = []
+
+    def write(fn):  # type: ignore[no-untyped-def]
+        with lock:
+            steps.append("db")
+            return fn(con)
+
+    def send(settings, recipient, batch, key):  # type: ignore[no-untyped-def]
+        assert not lock.locked()
+        steps.append(f"send {batch[0].rule}")
+
+    try:
+        alerts.evaluate(con, T, ws.parent / "alerts.toml", health=health(), only=["nps_detractor", "csat_negative"])
+        report = alerts.deliver(con, ws.parent / "alerts.toml", write=write, senders={"webhook": send})
+    finally:
+        con.close()
+    assert len(report.sent) == 2
+    # one query of the due rows, then per row: claim, send, mark
+    assert steps in (["db", "db", "send nps_detractor", "db", "db", "send csat_negative", "db"],
+                     ["db", "db", "send csat_negative", "db", "db", "send nps_detractor", "db"])

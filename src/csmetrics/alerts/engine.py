@@ -223,35 +223,55 @@ _DUE = ("((status = 'pending' AND next_attempt_at <= ?) OR (status = 'sending' A
 
 
 def deliver(target: Target, rules: str | Path | AlertSettings | None = None, now: dt.datetime | None = None,
-            senders: dict[str, Sender] | None = None) -> DeliveryReport:
+            senders: dict[str, Sender] | None = None, *,
+            write: Callable[[Callable[[duckdb.DuckDBPyConnection], Any]], Any] | None = None) -> DeliveryReport:
     """Send every due outbox row once (pending and due, or claimed by a run whose lease has passed).
 
     ``now`` (default the clock) decides what is due and when a retry is due;
     ``senders`` replaces channel senders (tests). See the module docstring for
     the claim / send / mark protocol and the guarantee.
+
+    ``write`` runs each database step: ``write(fn)`` must call ``fn(connection)``
+    and return its result. The server passes ``Store.write``, so its write lock
+    is held for each claim and mark but not while a message is being sent (a
+    slow SMTP server or webhook never blocks survey answers). Default: the
+    steps run directly on the connection.
     """
     senders = {**SENDERS, **(senders or {})}
     report = DeliveryReport()
     with session(target) as (_ds, con):
+        run = write or (lambda fn: fn(con))
         settings = settings_for(target, rules)
-        if not store.tables_exist(con):
-            return report
         at = (now or clock.now()).astimezone(dt.UTC).replace(tzinfo=None)
-        rows = con.execute(f"SELECT id, alert_id, channel, recipient, digest_day FROM {store.OUTBOX} "
-                           f"WHERE {_DUE} ORDER BY created_at, id", [at, at]).fetchall()
-        groups: dict[tuple[Any, ...], list[tuple[str, str]]] = {}
-        for oid, aid, channel, recipient, digest_day in rows:
-            g = (channel, recipient, digest_day) if digest_day is not None else (oid,)
-            groups.setdefault(g, []).append((oid, aid))
+
+        def due(c: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
+            if not store.tables_exist(c):
+                return []
+            return c.execute(f"SELECT id, alert_id, channel, recipient, digest_day FROM {store.OUTBOX} "
+                             f"WHERE {_DUE} ORDER BY created_at, id", [at, at]).fetchall()
+
+        rows: list[tuple[Any, ...]] = run(due)
+        groups: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+        for row in rows:
+            oid, _aid, channel, recipient, digest_day = row
+            groups.setdefault((channel, recipient, digest_day) if digest_day is not None else (oid,), []).append(row)
         lease = dt.timedelta(seconds=settings.delivery["lease_seconds"])
         for members in groups.values():
-            ids = [oid for oid, _ in members]
-            claimed = con.execute(
-                f"UPDATE {store.OUTBOX} SET status = 'sending', lease_until = ?, attempts = attempts + 1 "
-                f"WHERE id IN (SELECT unnest(?)) AND {_DUE}", [at + lease, ids, at, at]).fetchone()
-            if not claimed or claimed[0] != len(ids):  # another run took some: leave them to it
+            ids = [m[0] for m in members]
+            channel, recipient = members[0][2], members[0][3]
+
+            def claim(c: duckdb.DuckDBPyConnection, ids: list[str] = ids,
+                      alert_ids: list[str] = [m[1] for m in members]) -> list[Alert] | None:  # noqa: B006
+                n = c.execute(f"UPDATE {store.OUTBOX} SET status = 'sending', lease_until = ?, "
+                              f"attempts = attempts + 1 WHERE id IN (SELECT unnest(?)) AND {_DUE}",
+                              [at + lease, ids, at, at]).fetchone()
+                if not n or n[0] != len(ids):  # another run took some: leave them to it
+                    return None
+                return store.get(c, alert_ids)
+
+            alerts = run(claim)
+            if alerts is None:
                 continue
-            channel, recipient = rows[[r[0] for r in rows].index(ids[0])][2:4]
             digest = hashlib.sha256("|".join(sorted(ids)).encode()).hexdigest()[:20]
             key = ids[0] if len(ids) == 1 else "digest-" + digest
             try:
@@ -260,13 +280,19 @@ def deliver(target: Target, rules: str | Path | AlertSettings | None = None, now
                 if recipient.startswith("csm:"):
                     raise SendError(f"no email address for CSM {recipient[4:]!r} ([csms] of {settings.source}) "
                                     "and no fallback ([channels.email] fallback)")
-                alerts = store.get(con, [aid for _, aid in members])
                 senders[channel](settings.channels[channel], recipient, alerts, key)
             except SendError as exc:
-                _failed(con, ids, str(exc), at, settings, report)
+                def failed(c: duckdb.DuckDBPyConnection, ids: list[str] = ids, error: str = str(exc)) -> None:
+                    _failed(c, ids, error, at, settings, report)
+
+                run(failed)
                 continue
-            con.execute(f"UPDATE {store.OUTBOX} SET status = 'sent', sent_at = ?, lease_until = NULL, "
-                        "last_error = NULL WHERE id IN (SELECT unnest(?))", [at, ids])
+
+            def sent(c: duckdb.DuckDBPyConnection, ids: list[str] = ids) -> None:
+                c.execute(f"UPDATE {store.OUTBOX} SET status = 'sent', sent_at = ?, lease_until = NULL, "
+                          "last_error = NULL WHERE id IN (SELECT unnest(?))", [at, ids])
+
+            run(sent)
             report.sent += ids
     return report
 
