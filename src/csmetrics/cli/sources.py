@@ -57,16 +57,21 @@ def _bars(unit: str) -> Iterator[Callable[[str, int, bool], None]]:
         yield progress
 
 
-def _summary(title: str, source: str, result: Result) -> None:
-    t = Table(title=title)
+def _summary(title: str, conn: Connector, result: Result) -> None:
+    console.print(title, highlight=False)
+    t = Table()
     t.add_column("table")
-    t.add_column(f"rows from {source}", justify="right")
+    t.add_column(f"rows from {conn.name}", justify="right")
     for name, n in result.rows.items():
         t.add_row(name, f"{n:,}")
     console.print(t)
+    if conn.authority:
+        accounts = f"{conn.name} defines the accounts: its names and CSMs win over other sources'"
+    else:
+        accounts = f"accounts matched {result.matched:,}, unmatched {result.unmatched:,}"
     if result.changed:
-        console.print(f"{result.raw_changed:,} object(s) new or changed of {result.objects:,}; "
-                      f"accounts matched {result.matched:,}, unmatched {result.unmatched:,}", highlight=False)
+        console.print(f"{result.raw_changed:,} object(s) new or changed of {result.objects:,}; {accounts}",
+                      highlight=False)
     else:
         console.print(f"nothing new: the workspace is unchanged ({result.objects:,} objects)", highlight=False)
     for note in result.notes:
@@ -95,7 +100,7 @@ def sync_cmd(
     settings = conn.load_settings(config)
     with _bars("objects") as progress:
         result = conn.sync(workspace, settings, api_base=api_base, full=full, progress=progress)
-    _summary(f"synced {source} into {workspace} in {result.seconds:.1f} s ({result.requests} list calls)", source,
+    _summary(f"synced {source} into {workspace} in {result.seconds:.1f} s ({result.requests} list calls)", conn,
              result)
     if result.changed:
         alerts_after_write(workspace)
@@ -125,7 +130,7 @@ def import_cmd(
         return
     with _bars("records") as progress:
         result = conn.import_path(directory, workspace, settings, progress=progress)
-    _summary(f"imported {source} {directory} into {workspace} in {result.seconds:.1f} s", source, result)
+    _summary(f"imported {source} {directory} into {workspace} in {result.seconds:.1f} s", conn, result)
     if result.changed:
         alerts_after_write(workspace)
 
@@ -152,19 +157,26 @@ def sources_cmd(
     if not rows:
         console.print(f"no source has been synced or imported into {workspace}", highlight=False)
         return
+    from csmetrics.schema.tables import TABLE_ORDER
+
     t = Table(title=f"sources of {workspace}")
-    for col, just in (("source", "left"), ("last sync", "left"), ("age (days)", "right"), ("objects", "right"),
-                      ("rows", "left"), ("matched", "right"), ("unmatched", "right"), ("unmatched examples", "left")):
+    for col, just in (("source", "left"), ("last sync (UTC)", "left"), ("age / max (days)", "right"),
+                      ("objects", "right"), ("rows", "left"), ("matched", "right"), ("unmatched", "right"),
+                      ("unmatched examples", "left"), ("also counted", "left")):
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     fixed = {"source", "last_sync", "staleness_days", "max_age_days", "stale", "newest_object", "objects",
              "matched", "unmatched", "unmatched_examples"}
     for r in rows:
         age = "never" if r["staleness_days"] is None else f"{r['staleness_days']:g}"
         age += f" / {r['max_age_days']:g}" + (" [bold red]stale[/]" if r["stale"] else "")
-        counts = ", ".join(f"{k} {v:,}" for k, v in r.items() if k not in fixed and isinstance(v, int))
-        t.add_row(r["source"], r["last_sync"] or "", age, f"{r['objects']:,}", counts,
+        tables = ", ".join(f"{k} {v:,}" for k, v in r.items() if k in TABLE_ORDER)
+        counts = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in r.items()
+                           if k not in fixed and k not in TABLE_ORDER and isinstance(v, int) and v)
+        last = (r["last_sync"] or "")[:16].replace("T", " ")
+        t.add_row(r["source"], last, age, f"{r['objects']:,}", tables,
                   "" if r["matched"] is None else f"{r['matched']:,}",
-                  "" if r["unmatched"] is None else f"{r['unmatched']:,}", "; ".join(r["unmatched_examples"]))
+                  "" if r["unmatched"] is None else f"{r['unmatched']:,}", "; ".join(r["unmatched_examples"]),
+                  counts)
     console.print(t)
 
 
