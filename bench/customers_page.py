@@ -31,6 +31,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -84,7 +85,7 @@ def main() -> int:
         try:
             token = store.create_token("bench")
             with TestClient(create_app(store), headers={"Authorization": f"Bearer {token}"}) as c:
-                requests = [
+                requests: list[tuple[str, dict[str, Any]]] = [
                     ("first load", {"page": 1, "sort": "mrr", "dir": "desc"}),
                     ("warm, same page", {"page": 1, "sort": "mrr", "dir": "desc"}),
                     ("page 2000 by name (new order)", {"page": 2000, "sort": "name", "dir": "asc"}),
@@ -94,7 +95,7 @@ def main() -> int:
                     ("search 'company 1999'", {"q": "company 1999", "sort": "mrr"}),
                     ("warm, page 7 by MRR", {"page": 7, "sort": "mrr", "dir": "desc"}),
                 ]
-                results = []
+                results: list[dict[str, Any]] = []
                 for label, params in requests:
                     params = {k: v for k, v in params.items() if v != ""}
                     t0 = time.perf_counter()

@@ -71,7 +71,12 @@ def test_a_csm_sees_their_book_acknowledges_an_alert_and_cannot_open_another_boo
         pg = ctx.new_page()
         errors: list[str] = []
         pg.on("pageerror", lambda e: errors.append(str(e)))
-        pg.on("dialog", lambda d: (errors.append(f"dialog: {d.message}"), d.dismiss()))
+
+        def dialog(d: Any) -> None:
+            errors.append(f"dialog: {d.message}")
+            d.dismiss()
+
+        pg.on("dialog", dialog)
         try:
             pg.goto(base + "/book")
             assert "/login" in pg.url
