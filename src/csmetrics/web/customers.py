@@ -34,7 +34,7 @@ from csmetrics.schema.errors import UsageError
 
 SORTABLE = ("account_id", "name", "segment", "csm", "mrr", "health_score")
 HEALTH = ("green", "yellow", "red")
-DEFAULT_SIZE = 50
+DEFAULT_SIZE = 100
 MAX_SIZE = 500
 MAX_QUERY = 200
 
