@@ -8,6 +8,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -108,3 +109,81 @@ def test_both_paths_are_exercised(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
                 ds.backend.disconnect()
     assert results[0].equals(results[2]) and results[1].equals(results[3])
     assert results[0]["value"].notna().any()
+
+
+@SETTINGS
+@given(events(), st.sampled_from(["week", "month", "quarter"]), st.sampled_from([2, 3, 7]))
+def test_several_mask_words_equal_distinct_counts(
+    case: tuple[list[dict[str, Any]], int], grain: str, per_word: int
+) -> None:
+    """With words of 2, 3 or 7 bits the generated catalogues (up to 60 features)
+    take several mask words (or, above MASK_WORDS words, COUNT(DISTINCT)): same values as Python sets."""
+    rows, _ = case
+    segments = {f"a{i}": (None if i == 0 else f"s{i % 2}") for i in range(6)}
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
+        mp.setattr(usage, "MASK_FEATURES", per_word)
+        d = write_dir(Path(tmp), usage_events=rows,
+                      accounts=[{"account_id": a, "segment": s} for a, s in segments.items()])
+        ds = load_data_dir(d)
+        try:
+            got = compute_dataset(ds, METRICS, grain, START, END, by="segment").rows
+        finally:
+            ds.backend.disconnect()
+    want = reference(rows, grain, segments)
+    table = {(r.metric, r.period, r.group): r.value for r in got.itertuples(index=False)}
+    for (label, group), (accounts, adoption, frequency) in want.items():
+        assert table[("usage_accounts", label, group)] == accounts
+        assert table[("product_adoption_rate", label, group)] == pytest.approx(adoption, rel=1e-12)
+        assert table[("usage_frequency", label, group)] == pytest.approx(frequency, rel=1e-12)
+    assert sum(table[("usage_accounts", label, group)] for label, group in want) == sum(
+        v[0] for v in want.values())
+
+
+def wide_catalogue_rows() -> list[dict[str, Any]]:
+    """130 features f000..f129 (three 62-bit words: f000-f061, f062-f123, f124-f129).
+
+    January 2025: a1 uses f000 and f061 on the 1st (the lowest and highest bit
+    of word 0), f062 on the 2nd (bit 0 of word 1), f070 and f129 on the 31st
+    (word 1 bit 8, word 2 bit 5), and f000 again on the 31st: 5 features, 3 days.
+    a2 uses f000 twice and f124 (word 2 bit 0) on the 5th: 2 features, 1 day.
+    February 2025: a3 uses every feature on the 10th: 130 features, 1 day.
+    """
+    def ev(acc: str, day: str, feature: int) -> dict[str, Any]:
+        return {"account_id": acc, "occurred_at": f"2025-{day} 09:30:00", "feature": f"f{feature:03d}"}
+    rows = [ev("a1", "01-01", 0), ev("a1", "01-01", 61), ev("a1", "01-02", 62), ev("a1", "01-31", 70),
+            ev("a1", "01-31", 129), ev("a1", "01-31", 0),
+            ev("a2", "01-05", 0), ev("a2", "01-05", 0), ev("a2", "01-05", 124)]
+    return rows + [ev("a3", "02-10", f) for f in range(130)]
+
+
+def test_catalogue_above_62_features_hand_computed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """130 features take three mask words; the values are those worked out in wide_catalogue_rows,
+    and exactly those of COUNT(DISTINCT) (MASK_WORDS lowered) on the same events."""
+    d = write_dir(tmp_path / "wide", usage_events=wide_catalogue_rows())
+
+    def run(grain: str) -> pd.DataFrame:
+        ds = load_data_dir(d)
+        try:
+            return compute_dataset(ds, METRICS, grain, START, dt.date(2025, 3, 31)).rows
+        finally:
+            ds.backend.disconnect()
+
+    month_rows, quarter_rows = run("month"), run("quarter")
+    month = {(r.metric, r.period): r.value for r in month_rows.itertuples(index=False)}
+    quarter = {(r.metric, r.period): r.value for r in quarter_rows.itertuples(index=False)}
+    assert month[("usage_accounts", "2025-01")] == 2
+    assert month[("product_adoption_rate", "2025-01")] == pytest.approx((5 + 2) / 2 / 130, rel=1e-12)
+    assert month[("usage_frequency", "2025-01")] == pytest.approx((3 + 1) / 2, rel=1e-12)
+    assert month[("usage_accounts", "2025-02")] == 1
+    assert month[("product_adoption_rate", "2025-02")] == pytest.approx(1.0, rel=1e-12)
+    assert month[("usage_frequency", "2025-02")] == pytest.approx(1.0, rel=1e-12)
+    assert month[("usage_accounts", "2025-03")] == 0
+    assert quarter[("usage_accounts", "2025-Q1")] == 3
+    assert quarter[("product_adoption_rate", "2025-Q1")] == pytest.approx((5 + 2 + 130) / 3 / 130, rel=1e-12)
+    assert quarter[("usage_frequency", "2025-Q1")] == pytest.approx((3 + 1 + 1) / 3, rel=1e-12)
+
+    # The same events through COUNT(DISTINCT): exactly the same numbers.
+    with monkeypatch.context() as mp:
+        mp.setattr(usage, "MASK_WORDS", 2)  # 130 > 2 x 62
+        assert run("month").equals(month_rows) and run("quarter").equals(quarter_rows)
+
