@@ -73,7 +73,8 @@ def _con_with(*tokens: str) -> duckdb.DuckDBPyConnection:
     auth.ensure_table(con)
     for i, token in enumerate(tokens):
         token_id = token.split("_")[1] if token.count("_") >= 2 else f"id{i}"
-        con.execute(f"INSERT INTO {auth.TOKENS} VALUES (?, ?, ?, ?, NULL)",
+        # Rows as a workspace made before roles has them: no role column given (NULL, read as admin).
+        con.execute(f"INSERT INTO {auth.TOKENS} (token_id, name, token_hash, created_at) VALUES (?, ?, ?, ?)",
                     [token_id, f"t{i}", hashlib.sha256(token.encode()).hexdigest(), dt.datetime(2026, 1, 1)])
     return con
 

@@ -1,4 +1,5 @@
-"""`csmetrics serve`, `report`, `token create|list|revoke` and `survey link`: the web side on the command line."""
+"""`csmetrics serve`, `report`, `token create|list|revoke`, `audit` and `survey link`: the web side on the
+command line."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
     app.command("serve")(serve_cmd)
     app.command("report")(report_cmd)
+    app.command("audit")(audit_cmd)
     app.add_typer(token_app, name="token")
     app.add_typer(survey_app, name="survey")
 
@@ -40,11 +42,30 @@ def _workspace(workspace: Path | None) -> Path:
     return ws
 
 
-def _connect(workspace: Path | None):  # type: ignore[no-untyped-def]
-    """The workspace for writing; WorkspaceInUse (one line, exit 3) while another process holds it."""
-    from csmetrics.io.lock import connect_workspace
+def _connect(workspace: Path | None, command: str = "csmetrics token"):  # type: ignore[no-untyped-def]
+    """The workspace for writing; WorkspaceInUse (one line, exit 3, naming ``command --server URL``) while
+    another process holds it."""
+    from csmetrics.io.lock import connect_workspace, through_server
+    from csmetrics.schema.errors import WorkspaceInUse
 
-    return connect_workspace(_workspace(workspace))
+    try:
+        return connect_workspace(_workspace(workspace))
+    except WorkspaceInUse as exc:
+        raise through_server(exc, command) from None
+
+
+ServerOpt = Annotated[str | None, typer.Option(
+    "--server", show_default=False,
+    help="URL of the `csmetrics serve` holding the workspace: go through its API (admin token in the "
+         "environment variable CSMETRICS_TOKEN) instead of opening the workspace.")]
+
+
+def _client(server: str, workspace: Path | None):  # type: ignore[no-untyped-def]
+    from csmetrics.web.client import ServerClient
+
+    if workspace is not None:
+        raise UsageError("give --server or --workspace, not both (the server knows its workspace)")
+    return ServerClient(server)
 
 
 @handle_errors
@@ -106,10 +127,11 @@ def _run(store: Store, host: str, port: int, open_access: bool, fresh_token: boo
         with store.write_lock:
             from csmetrics.web import auth
 
-            have = any(t.revoked_at is None for t in auth.list_tokens(store.writer))
+            have = any(t.revoked_at is None and t.role == auth.ADMIN for t in auth.list_tokens(store.writer))
         if not have or fresh_token:
-            token = store.create_token("serve session")
-            err.print(f"API token for this server (keep it secret): [bold]{token}[/]", highlight=False)
+            token = store.create_token("serve session", auth.ADMIN)
+            err.print(f"API token for this server (role admin; keep it secret): [bold]{token}[/]",
+                      highlight=False)
     url = f"http://{host}:{port}/"
     err.print(f"csmetrics dashboard on {url} (API docs at {url}api/docs); Ctrl+C stops it", highlight=False,
               soft_wrap=True)
@@ -170,36 +192,50 @@ def report_cmd(
 def token_create(
     workspace: WorkspaceOpt = None,
     name: Annotated[str, typer.Option("--name", help="What the token is for.")] = "",
+    role: Annotated[str, typer.Option(
+        "--role", help="admin (everything, token admin and ingest), viewer (reads every account) or csm:NAME "
+                       "(reads only the accounts whose csm is NAME; NAME must be a CSM of the accounts).")
+    ] = "viewer",
+    server: ServerOpt = None,
 ) -> None:
-    """Create a token; it is printed once and only its hash is stored."""
+    """Create a token with a role; it is printed once and only its hash is stored."""
     from csmetrics.web import auth
 
-    con = _connect(workspace)
-    try:
-        token, info = auth.create_token(con, name)
-    finally:
-        con.close()
-    err.print(f"created token {info.token_id}; it is shown only once:", highlight=False)
+    if server is not None:
+        out = _client(server, workspace).create_token(name, role)
+        token_id, token, role = out["token_id"], out["token"], out["role"]
+    else:
+        con = _connect(workspace, "csmetrics token create")
+        try:
+            token, info = auth.create_token(con, name, role)
+        finally:
+            con.close()
+        token_id, role = info.token_id, info.role
+    err.print(f"created token {token_id} (role {role}); it is shown only once:", highlight=False)
     print(token)
 
 
 @token_app.command("list")
 @handle_errors
-def token_list(workspace: WorkspaceOpt = None) -> None:
-    """List tokens (ids and names, never the tokens themselves)."""
+def token_list(workspace: WorkspaceOpt = None, server: ServerOpt = None) -> None:
+    """List tokens (ids, names, roles; never the tokens themselves)."""
     from csmetrics.web import auth
 
-    con = _connect(workspace)
-    try:
-        infos = auth.list_tokens(con)
-    finally:
-        con.close()
+    if server is not None:
+        rows = [(t["token_id"], t["name"], t["role"], dt.datetime.fromisoformat(t["created_at"]),
+                 dt.datetime.fromisoformat(t["revoked_at"]) if t["revoked_at"] else None)
+                for t in _client(server, workspace).list_tokens()]
+    else:
+        con = _connect(workspace, "csmetrics token list")
+        try:
+            rows = [(i.token_id, i.name, i.role, i.created_at, i.revoked_at) for i in auth.list_tokens(con)]
+        finally:
+            con.close()
     t = Table(title="API tokens")
-    for c in ("id", "name", "created", "revoked"):
+    for c in ("id", "name", "role", "created", "revoked"):
         t.add_column(c)
-    for i in infos:
-        t.add_row(i.token_id, i.name, f"{i.created_at:%Y-%m-%d %H:%M}",
-                  f"{i.revoked_at:%Y-%m-%d %H:%M}" if i.revoked_at else "")
+    for token_id, tname, trole, created, revoked in rows:
+        t.add_row(token_id, tname, trole, f"{created:%Y-%m-%d %H:%M}", f"{revoked:%Y-%m-%d %H:%M}" if revoked else "")
     console.print(t)
 
 
@@ -208,16 +244,56 @@ def token_list(workspace: WorkspaceOpt = None) -> None:
 def token_revoke(
     token_id: Annotated[str, typer.Argument(help="Token id (see `csmetrics token list`).")],
     workspace: WorkspaceOpt = None,
+    server: ServerOpt = None,
 ) -> None:
     """Revoke a token: requests with it get 401 from then on."""
     from csmetrics.web import auth
 
-    con = _connect(workspace)
-    try:
-        auth.revoke_token(con, token_id)
-    finally:
-        con.close()
+    if server is not None:
+        _client(server, workspace).revoke_token(token_id)
+    else:
+        con = _connect(workspace, "csmetrics token revoke")
+        try:
+            auth.revoke_token(con, token_id)
+        finally:
+            con.close()
     console.print(f"revoked token {token_id}")
+
+
+@handle_errors
+def audit_cmd(
+    workspace: WorkspaceOpt = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many events, newest first.", min=1)] = 50,
+    action: Annotated[str | None, typer.Option(
+        "--action", help="Only this action: login, auth, token.use, token.create, token.revoke, ingest.",
+        show_default=False)] = None,
+    server: ServerOpt = None,
+) -> None:
+    """Show the server's audit log: sign-ins, token use, token administration and ingests (docs/web.md)."""
+    from csmetrics.web import audit
+
+    if server is not None:
+        events = [audit.Event(dt.datetime.fromisoformat(e["at"]), e["actor"], e["role"], e["action"], e["target"],
+                              e["ip"], e["outcome"]) for e in _client(server, workspace).audit(limit, action)]
+    else:
+        from csmetrics.io.lock import connect_workspace, through_server
+        from csmetrics.schema.errors import WorkspaceInUse
+
+        try:
+            con = connect_workspace(_workspace(workspace), read_only=True)
+        except WorkspaceInUse as exc:
+            raise through_server(exc, "csmetrics audit") from None
+        try:
+            events = audit.read(con, limit, action)
+        finally:
+            con.close()
+    t = Table(title="audit log (newest first)")
+    for c in ("at (UTC)", "action", "outcome", "token", "role", "target", "ip"):
+        t.add_column(c)
+    for e in events:
+        t.add_row(f"{e.at:%Y-%m-%d %H:%M:%S}", e.action, e.outcome, e.actor or "", e.role or "", e.target or "",
+                  e.ip or "")
+    console.print(t)
 
 
 @survey_app.command("link")

@@ -20,7 +20,7 @@ import duckdb
 
 from csmetrics.schema.errors import WorkspaceInUse
 
-__all__ = ["attach_workspace", "connect_workspace", "is_lock_conflict", "translate_lock_errors"]
+__all__ = ["attach_workspace", "connect_workspace", "is_lock_conflict", "through_server", "translate_lock_errors"]
 
 LOCK_MESSAGE = "Could not set lock on file"
 _PID = re.compile(r"\(PID (\d+)\)")
@@ -49,6 +49,15 @@ def in_use(workspace: str | Path, exc: BaseException, writing: bool = False) -> 
     m = _PID.search(str(exc))
     pid = int(m.group(1)) if m else None
     return WorkspaceInUse(str(workspace), pid, _holder(pid) if pid is not None else None, writing)
+
+
+def through_server(exc: WorkspaceInUse, command: str) -> WorkspaceInUse:
+    """``exc`` with the way round it for a command that can go through the server holding the workspace:
+    ``command --server URL`` with an admin token in ``CSMETRICS_TOKEN`` (exit code 3 as before)."""
+    hinted = WorkspaceInUse(exc.workspace, exc.pid, exc.holder, exc.writing)
+    hinted.args = (f"{exc}; or send it through that server: `{command} --server URL` "
+                   "(admin token in CSMETRICS_TOKEN)",)
+    return hinted
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from csmetrics.registry import REGISTRY, load_all
 from csmetrics.report.formats import to_records
 from csmetrics.schema.errors import UsageError
 from csmetrics.web import data
-from csmetrics.web.app import require_reader
+from csmetrics.web.app import require_reader, view
 from csmetrics.web.store import Store
 
 
@@ -29,7 +29,9 @@ class Error(BaseModel):
 router = APIRouter(prefix="/api/v1", tags=["api"], responses={
     400: {"model": Error, "description": "Bad parameters (unknown metric, period or column, bad date...)"},
     401: {"model": Error, "description": "Missing or invalid bearer token"},
-    404: {"model": Error, "description": "No such account, metric or ticket, or the model is not available"},
+    404: {"model": Error, "description": "No such account, metric or ticket (or not in the token's book), or "
+                                         "the model is not available"},
+    429: {"model": Error, "description": "Too many failed sign-ins from this address or for this token id"},
     413: {"model": Error, "description": "Request body over 64 KiB"},
 })
 Reader = Depends(require_reader)
@@ -88,7 +90,8 @@ class SurveyLinkOut(BaseModel):
 
 
 def _store(request: Request) -> Store:
-    return request.app.state.store  # type: ignore[no-any-return]
+    """The store as the token's role sees it: a csm:NAME token reads only that CSM's book."""
+    return view(request)
 
 
 def _date(text: str | None, name: str) -> dt.date | None:
@@ -250,7 +253,7 @@ def post_survey_link(request: Request, body: SurveyLinkIn) -> dict[str, Any]:
     store = _store(request)
     with store.write_lock:  # the connection the answer will be recorded with, so both see the same accounts
         known = surveys.account_exists(store.writer, body.account_id)
-    if not known:
+    if not known or not store.sees_account(body.account_id):  # another book's account: as if it did not exist
         raise HTTPException(404, f"no account {body.account_id!r}")
     token, link = surveys.make_link_token(store.survey_key, body.account_id, body.survey, body.ticket_id,
                                           dt.timedelta(days=body.ttl_days))

@@ -215,7 +215,8 @@ def last_day(store: Store) -> dt.date:
 
     def build() -> dt.date:
         with store.reading():
-            return last_data_day(store.ds, clock.today())
+            # The whole company's last day, whatever the scope: one account has one score on every view.
+            return last_data_day(store.full_ds, clock.today())
 
     return store.cached("last_day", build)
 
@@ -256,7 +257,8 @@ def health_scores(store: Store, day: dt.date) -> pd.DataFrame | None:
             return None
         try:
             with store.reading():
-                df = _frame(score_accounts(store.ds, day, config_for(store.config_source)))
+                # Scored among all accounts (percentile rules compare peers), then cut to the scope.
+                df = _frame(score_accounts(store.full_ds, day, config_for(store.config_source)))
         except Exception:  # the model is optional for the dashboard: log and carry on
             log.exception("health model failed")
             return None
@@ -264,7 +266,7 @@ def health_scores(store: Store, day: dt.date) -> pd.DataFrame | None:
             store.drop_temp_tables()
         if df is None or "account_id" not in df.columns:
             return None
-        return df.reset_index(drop=True)
+        return store.in_scope(df).reset_index(drop=True)
 
     return store.cached(("health", day), build)
 
@@ -324,7 +326,8 @@ def account_records(store: Store, day: dt.date | None) -> list[dict[str, Any]] |
         try:
             with store.reading():
                 cfg = config_for(store.config_source)
-                df = score_accounts(ds, day, cfg)
+                # Scored among all accounts (percentile rules compare peers), then cut to the scope.
+                df = store.in_scope(score_accounts(store.full_ds, day, cfg))
                 acc = ds.table("accounts")
                 attrs = [c for c in ("name", "segment", "csm") if c in acc.columns]
                 if attrs:

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from csmetrics.registry import REGISTRY, load_all
 from csmetrics.schema.errors import UsageError
 from csmetrics.web import charts, data
-from csmetrics.web.app import COOKIE, require_reader, today
+from csmetrics.web.app import COOKIE, RateLimited, authenticate, client_ip, require_reader, today, view
 from csmetrics.web.data import Filters
 from csmetrics.web.store import Store
 
@@ -41,7 +41,8 @@ SORTABLE = ("account_id", "name", "segment", "csm", "mrr", "health_score")
 
 
 def _store(request: Request) -> Store:
-    return request.app.state.store  # type: ignore[no-any-return]
+    """The store as the signed-in role sees it: a csm:NAME token reads only that CSM's book."""
+    return view(request)
 
 
 def _filters(request: Request) -> Filters:
@@ -358,11 +359,19 @@ def login(
     request: Request, token: Annotated[str, Form(max_length=300)], next: Annotated[str, Form()] = "/"
 ) -> Response:
     store = _store(request)
-    if not store.check_token(token.strip()):
+    try:
+        info = authenticate(store, token.strip(), client_ip(request), "login")
+    except RateLimited as exc:
+        limited = render(request, "login.html", None, title="Sign in", next=_safe_next(next), error=str(exc))
+        limited.status_code = 429
+        limited.headers["Retry-After"] = str(exc.retry_after)
+        return limited
+    if info is None:
         resp = render(request, "login.html", None, title="Sign in", next=_safe_next(next),
                       error="That token is not valid.")
         resp.status_code = 401
         return resp
+    store.log("login", "ok", info.token_id, info.role, None, client_ip(request))
     resp2 = RedirectResponse(_safe_next(next), status_code=303)
     resp2.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict", max_age=7 * 86400,
                      secure=request.url.scheme == "https")

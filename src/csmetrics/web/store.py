@@ -7,6 +7,16 @@ DuckDB connection to the same database under ``write_lock`` and are committed
 before the request is acknowledged. DuckDB's MVCC lets a read and a write run
 at once. Every write bumps ``version``, which empties the result cache, so an
 answer shows up in the metrics on the next request.
+
+The server is the workspace's single writer: :meth:`Store.ingest` (``POST
+/api/v1/ingest``) closes both connections, runs the same all-or-nothing
+:func:`~csmetrics.io.dataset.ingest` as the CLI on the file, and reopens it,
+holding both locks throughout (requests wait; nothing reads a half-written
+workspace), then empties the cache.
+
+A request reads through a :class:`View`: the store as one role sees it (see
+:mod:`csmetrics.web.scope`). A CSM's view has the book's tables as ``ds`` and
+its own part of the result cache.
 """
 
 from __future__ import annotations
@@ -20,11 +30,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
+import pandas as pd
 
-from csmetrics import surveys
+from csmetrics import clock, surveys
 from csmetrics.compute import Result, compute_dataset
 from csmetrics.io.dataset import Dataset, ingest, open_workspace
-from csmetrics.web import auth
+from csmetrics.schema.errors import UsageError
+from csmetrics.web import audit, auth
+from csmetrics.web.ratelimit import FailureLimiter
+from csmetrics.web.scope import ADMIN, Scope, scoped_dataset
 
 T = TypeVar("T")
 
@@ -40,20 +54,52 @@ class Store:
         self._tmpdir = tmpdir
         self.data_dir: Path | None = None
         """The data directory served with ``--data`` (where e.g. ``health.toml`` is read from)."""
-        self.ds: Dataset = open_workspace(self.workspace, read_only=read_only)
         self.read_lock = threading.RLock()
         self.write_lock = threading.Lock()
         self.version = 0
         self._cache: dict[Any, Any] = {}
-        self.writer: duckdb.DuckDBPyConnection = self.ds.backend.con.cursor()
-        self.writer.execute("SET TimeZone = 'UTC'")
+        self._scoped: dict[Any, Dataset] = {}
+        self.limiter = FailureLimiter()
+        """Failed sign-ins per client address and token id (see :mod:`csmetrics.web.ratelimit`)."""
+        self._used: set[tuple[str, Any]] = set()
         self.survey_key = b""
+        self._open()
         if not read_only:
             self.survey_key = surveys.load_key(self.workspace)
-            with self.write_lock:
-                auth.ensure_table(self.writer)
-                surveys.ensure_tables(self.writer)
+
+    def _open(self) -> None:
+        self._ds: Dataset = open_workspace(self.workspace, read_only=self.read_only)
+        self._writer: duckdb.DuckDBPyConnection = self._ds.backend.con.cursor()
+        self._writer.execute("SET TimeZone = 'UTC'")
+        if not self.read_only:
+            self._ensure_tables()
             self._refresh_tables()
+
+    def _ensure_tables(self) -> None:
+        """The server's own tables (tokens, survey links, audit); the caller holds the write lock or is
+        the constructor."""
+        auth.ensure_table(self._writer)
+        surveys.ensure_tables(self._writer)
+        audit.ensure_table(self._writer)
+
+    @property
+    def ds(self) -> Dataset:
+        """The tables this store reads: the whole workspace (a :class:`View` narrows it to a book)."""
+        return self._ds
+
+    @property
+    def full_ds(self) -> Dataset:
+        """The whole workspace, whatever the scope: for models that score an account among all its peers
+        (health percentiles), whose rows are then cut to the scope with :meth:`in_scope`."""
+        return self._ds
+
+    @property
+    def writer(self) -> duckdb.DuckDBPyConnection:
+        return self._writer
+
+    @property
+    def scope(self) -> Scope:
+        return ADMIN
 
     @classmethod
     def from_data(cls, data: Path, open_access: bool = False) -> Store:
@@ -76,8 +122,8 @@ class Store:
 
     def close(self) -> None:
         with self.write_lock, self.read_lock:
-            self.writer.close()
-            self.ds.backend.disconnect()
+            self._writer.close()
+            self._ds.backend.disconnect()
         if self._tmpdir is not None:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
 
@@ -124,25 +170,170 @@ class Store:
 
     def _refresh_tables(self) -> None:
         with self.read_lock:
-            if "survey_responses" not in self.ds.tables and "survey_responses" in self.ds.backend.list_tables():
-                self.ds.tables["survey_responses"] = self.ds.backend.table("survey_responses")
+            if "survey_responses" not in self._ds.tables and "survey_responses" in self._ds.backend.list_tables():
+                self._ds.tables["survey_responses"] = self._ds.backend.table("survey_responses")
+
+    # -- scope ---------------------------------------------------------------
+    def view(self, scope: Scope) -> Store:
+        """This store as ``scope`` sees it (the store itself for a scope that sees every account)."""
+        return self if scope == ADMIN else View(self, scope)
+
+    def scoped_ds(self, scope: Scope) -> Dataset:
+        """The workspace's tables limited to ``scope`` (built once per scope until the next write)."""
+        if scope.csm is None:
+            return self._ds
+        with self.read_lock:
+            key = (self.version, scope.csm)
+            ds = self._scoped.get(key)
+            if ds is None:
+                if len(self._scoped) > 64:
+                    self._scoped.clear()
+                ds = self._scoped[key] = scoped_dataset(self._ds, scope.csm)
+            return ds
+
+    def book(self) -> frozenset[str] | None:
+        """The account ids this store may show; None for every account."""
+        return None
+
+    def in_scope(self, df: pd.DataFrame) -> pd.DataFrame:
+        """The rows of ``df`` (with an ``account_id`` column) of accounts in scope."""
+        ids = self.book()
+        return df if ids is None else df[df["account_id"].isin(ids)]
+
+    def sees_account(self, account_id: str) -> bool:
+        """Whether ``account_id`` is in scope (not whether it exists)."""
+        ids = self.book()
+        return ids is None or account_id in ids
 
     # -- writes --------------------------------------------------------------
     def write(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         """Run ``fn(writer)`` as the only writer; invalidates cached results afterwards."""
         with self.write_lock:
             try:
-                return fn(self.writer)
+                return fn(self._writer)
             finally:
                 self.version += 1
 
-    def check_token(self, token: str) -> bool:
+    def lookup_token(self, token: str) -> auth.TokenInfo | None:
         if self.read_only:
-            return False
+            return None
         with self.write_lock:
-            return auth.check_token(self.writer, token)
+            return auth.lookup_token(self._writer, token)
 
-    def create_token(self, name: str) -> str:
+    def check_token(self, token: str) -> bool:
+        return self.lookup_token(token) is not None
+
+    def create_token(self, name: str, role: str = auth.ADMIN) -> str:
+        """A new token (default: admin, as ``serve`` prints); returns the token itself."""
         with self.write_lock:
-            token, _ = auth.create_token(self.writer, name)
+            token, _ = auth.create_token(self._writer, name, role)
             return token
+
+    def log(self, action: str, outcome: str, actor: str | None = None, role: str | None = None,
+            target: str | None = None, ip: str | None = None) -> None:
+        """Append an audit event (see :mod:`csmetrics.web.audit`); the result cache is kept."""
+        if self.read_only:
+            return
+        with self.write_lock:
+            audit.record(self._writer, action, outcome, actor, role, target, ip)
+
+    def note_use(self, info: auth.TokenInfo, ip: str | None) -> None:
+        """Audit the first accepted use of a token per UTC day (per server process)."""
+        key = (info.token_id, clock.today())
+        if key in self._used:
+            return
+        self._used.add(key)
+        self.log("token.use", "ok", info.token_id, info.role, None, ip)
+
+    def ingest(self, data_dir: Path) -> dict[str, dict[str, int]]:
+        """Validate ``data_dir`` and upsert it into the workspace while serving, all or nothing (the CLI's
+        :func:`~csmetrics.io.dataset.ingest`). Requests wait for it; cached results are dropped after it."""
+        if self.read_only:
+            raise UsageError("this server reads its workspace read-only: it cannot ingest")
+        with self.write_lock, self.read_lock:
+            self._writer.close()
+            self._ds.backend.disconnect()
+            try:
+                return ingest(data_dir, self.workspace)
+            finally:
+                self._open_after_write()
+
+    def _open_after_write(self) -> None:
+        self.version += 1
+        self._cache.clear()
+        self._scoped.clear()
+        self._open()
+
+
+class View(Store):
+    """A :class:`Store` as one scope sees it: ``ds`` is the scope's tables, ``cached`` results are keyed by
+    the scope. Writes, locks and tokens are the underlying store's."""
+
+    def __init__(self, base: Store, scope: Scope) -> None:  # noqa: D107 - shares the base's state, opens nothing
+        self.base = base
+        self._scope = scope
+        self.workspace = base.workspace
+        self.open_access = base.open_access
+        self.read_only = base.read_only
+        self._tmpdir = base.tmpdir
+        self.data_dir = base.data_dir
+        self.read_lock = base.read_lock
+        self.write_lock = base.write_lock
+        self.survey_key = base.survey_key
+        self.limiter = base.limiter
+
+    @property
+    def ds(self) -> Dataset:
+        return self.base.scoped_ds(self._scope)
+
+    @property
+    def full_ds(self) -> Dataset:
+        return self.base.full_ds
+
+    @property
+    def writer(self) -> duckdb.DuckDBPyConnection:
+        return self.base.writer
+
+    @property
+    def scope(self) -> Scope:
+        return self._scope
+
+    def view(self, scope: Scope) -> Store:
+        return self.base.view(scope)
+
+    def cached(self, key: Any, build: Callable[[], T]) -> T:
+        scope_key = self._scope.key
+        return self.base.cached(key if scope_key is None else (scope_key, key), build)
+
+    def book(self) -> frozenset[str] | None:
+        csm = self._scope.csm
+        if csm is None:
+            return None
+
+        def build() -> frozenset[str]:
+            acc = self.ds.table("accounts")
+            return frozenset(str(x) for x in self.ds.backend.execute(acc.select("account_id"))["account_id"])
+
+        return self.cached("book", build)
+
+    def close(self) -> None:
+        raise TypeError("close the underlying Store, not a View")
+
+    def write(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        return self.base.write(fn)
+
+    def lookup_token(self, token: str) -> auth.TokenInfo | None:
+        return self.base.lookup_token(token)
+
+    def create_token(self, name: str, role: str = auth.ADMIN) -> str:
+        return self.base.create_token(name, role)
+
+    def log(self, action: str, outcome: str, actor: str | None = None, role: str | None = None,
+            target: str | None = None, ip: str | None = None) -> None:
+        self.base.log(action, outcome, actor, role, target, ip)
+
+    def note_use(self, info: auth.TokenInfo, ip: str | None) -> None:
+        self.base.note_use(info, ip)
+
+    def ingest(self, data_dir: Path) -> dict[str, dict[str, int]]:
+        return self.base.ingest(data_dir)
