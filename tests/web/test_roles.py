@@ -250,6 +250,14 @@ EXPECTED: dict[tuple[str, str], Case] = {
     ("POST", "/login"): Case("/login", {"none": 422, "bad": 401, "admin": 303, "viewer": 303, "csm": 303},
                              form=_login_form),
     ("POST", "/logout"): Case("/logout", public(303)),
+    # The team pages (web/team.py; content by role in tests/web/test_team_pages.py). A form POST without its
+    # CSRF field is refused (403) whoever asks, before the token is looked up.
+    ("GET", "/alerts"): Case("/alerts", page_reader(), check=no_bob),
+    ("GET", "/book"): Case("/book", page_reader()),
+    ("POST", "/alerts/{alert_id}/ack"): Case("/alerts/0123456789abcdef/ack", public(403), form={}),
+    ("POST", "/alerts/{alert_id}/snooze"): Case("/alerts/0123456789abcdef/snooze", public(403),
+                                                form={"until": "2026-07-01"}),
+    ("GET", "/api/v1/jobs"): Case("/api/v1/jobs", admin_only()),
 }
 
 

@@ -201,7 +201,7 @@ def templates() -> Jinja2Templates:
 
 def create_app(store: Store) -> FastAPI:
     """The whole web application around one open workspace."""
-    from csmetrics.web import admin, api, pages, survey_routes
+    from csmetrics.web import admin, api, pages, survey_routes, team
 
     app = FastAPI(
         title="csmetrics API",
@@ -279,6 +279,7 @@ def create_app(store: Store) -> FastAPI:
     app.include_router(api.router)
     app.include_router(admin.router)
     app.include_router(survey_routes.router)
+    team.install(app)  # alerts, my book, jobs API, the stale-source banner (web/team.py)
     app.include_router(pages.router)
     return app
 

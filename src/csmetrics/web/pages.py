@@ -198,38 +198,31 @@ def customers(
     csm: str | None = None,
     health: str | None = None,
     q: str | None = None,
-    sort: str = "mrr",
-    dir: str = "desc",
+    sort: str | None = None,
+    dir: str | None = None,
+    page: str | None = None,
+    size: str | None = None,
 ) -> HTMLResponse:
+    """Accounts filtered, sorted and paged on the server (web/customers.py: bad values are a 400)."""
+    from csmetrics.web.customers import check_sort, listing
+
     store = _store(request)
     f = _filters(request)
     csm, health = csm or None, health or None  # the form's "all" sends an empty value
     data.check_csm(store, csm)
     ps = data.periods(store, f)
     day = data.as_of(store, ps)
-    df = data.accounts_frame(store, day, f.segment)
-    data.check_value("health colour", health, list(HEALTH) if "health_color" in df.columns else [])
-    csms = sorted({str(x) for x in df["csm"].dropna()}) if "csm" in df.columns else []
-    if csm and "csm" in df.columns:
-        df = df[df["csm"] == csm]
-    if health and "health_color" in df.columns:
-        df = df[df["health_color"] == health]
-    if q:
-        needle = q.strip().lower()
-        hay = df["account_id"].astype(str).str.lower()
-        if "name" in df.columns:
-            hay = hay + " " + df["name"].fillna("").astype(str).str.lower()
-        df = df[hay.str.contains(needle, regex=False)]
-    sort = sort if sort in SORTABLE and sort in df.columns else "mrr"
-    desc = dir != "asc"
-    df = df.sort_values(sort, ascending=not desc, na_position="last", kind="stable")
-    total = len(df)
+    df = data.accounts_frame(store, day)  # every account: the segment is filtered by listing, on a cached frame
     has_health = "health_color" in df.columns
+    data.check_value("health colour", health, list(HEALTH) if has_health else [])
+    sort, desc = check_sort(sort, dir, list(df.columns))
+    part = listing(df, csm, health, q, sort, "desc" if desc else "asc", page, size, segment=f.segment)
     columns = [c for c in ("name", "segment", "csm") if c in df.columns]
-    rows = [data._record(r) for r in df.head(1000).to_dict("records")]
+    rows = [data._record(r) for r in part.rows.to_dict("records")]
     extra = {"csm": csm or "", "health": health or "", "q": q or ""}
-    return render(request, "customers.html", f, title="Customers", rows=rows, total=total, as_of=day, csms=csms,
-                  sort=sort, desc=desc, extra=extra, has_health=has_health, columns=columns,
+    return render(request, "customers.html", f, title="Customers", rows=rows, total=part.total, as_of=day,
+                  csms=data.csms(store), sort=sort, desc=desc, extra=extra, has_health=has_health, columns=columns,
+                  page=part.page, pages=part.pages, size=part.size,
                   columns_labels=[(c, c) for c in columns] + [("mrr", "MRR")]
                   + ([("health_score", "health score")] if has_health else []))
 

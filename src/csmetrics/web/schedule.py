@@ -43,7 +43,7 @@ import threading
 import time
 import tomllib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -187,22 +187,7 @@ def paused(store: Store) -> Iterator[Path]:
         try:
             yield store.workspace
         finally:
-            _reopen(store)
-
-
-def _reopen(store: Store) -> None:
-    """``store._open_after_write()`` while this thread holds ``write_lock``: reopening takes that lock again,
-    so a plain (not reentrant) lock is let through for the reopening only. Other threads still wait: they
-    wait on ``read_lock`` or already hold a reference to the real ``write_lock``, which stays held."""
-    lock = store.write_lock
-    if isinstance(lock, type(threading.RLock())):
-        store._open_after_write()
-        return
-    store.write_lock = nullcontext()  # type: ignore[assignment]
-    try:
-        store._open_after_write()
-    finally:
-        store.write_lock = lock
+            store._open_after_write()
 
 
 def sync_sources(store: Store, settings: ScheduleSettings) -> str:
