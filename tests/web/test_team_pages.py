@@ -29,11 +29,8 @@ ALICE, BRUNO = "Alice Ng", "Bruno Diaz"
 
 
 def team_app(store: Store) -> FastAPI:
-    """The server's app (web/app.py includes the team routes)."""
-    app = create_app(store)
-    if not any(getattr(r, "path", None) == "/alerts" for r in app.routes):
-        team.install(app)
-    return app
+    """The server's app (create_app installs the team routes)."""
+    return create_app(store)
 
 
 def alert(rule: str, account: str, csm: str, severity: str, mrr: float, reason: str) -> Alert:
