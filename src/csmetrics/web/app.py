@@ -346,7 +346,11 @@ def require_reader(request: Request) -> None:
 def require_admin(request: Request) -> None:
     """Dependency: :func:`require_reader`, and the token's role is ``admin`` (else 403)."""
     require_reader(request)
-    if not request.state.principal.scope.is_admin:
+    p: Principal = request.state.principal
+    if not p.scope.is_admin:
+        store: Store = request.app.state.store
+        store.log("forbidden", "fail", p.token_id, p.scope.role, f"{request.method} {request.url.path}"[:200],
+                  client_ip(request))
         raise Forbidden("this needs an admin token (role admin)")
 
 

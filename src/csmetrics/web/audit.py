@@ -18,7 +18,9 @@ Actions recorded:
   process (one row per token and day, not one per request: a dashboard makes
   dozens of requests per page view);
 - ``token.create``, ``token.revoke``, ``ingest``: the admin actions, ``ok`` or
-  ``fail: <reason>``.
+  ``fail: <reason>``;
+- ``forbidden``: a valid token of another role asking for an admin endpoint
+  (target: method and path).
 
 Reading it: ``GET /api/v1/audit`` (admin) or ``csmetrics audit --workspace W``.
 Audit rows do not change any metric, so writing one does not empty the
