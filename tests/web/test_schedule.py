@@ -166,6 +166,7 @@ def served(api: str, empty_ws: Path, tmp_path: Path) -> Iterator[tuple[str, str]
     with serving("--workspace", str(empty_ws), "--schedule", "--config", str(cfg),
                  env={"STRIPE_API_KEY": KEY}) as server:
         assert server.token is not None
+        assert any("scheduled jobs: sync every 0.5 s, alerts every 0.5 s" in line for line in server.stderr)
         yield server.base, server.token
 
 
@@ -184,3 +185,17 @@ def test_serve_schedule_syncs_and_evaluates_while_serving(served: tuple[str, str
     html = httpx.get(f"{base}/customers", params={"size": 100}, headers=h, timeout=30).text
     assert len(set(re.findall(r'href="/accounts/(cus_\w+)\?', html))) == CUSTOMERS
     assert KEY not in str(runs)
+
+
+def test_serve_schedule_with_a_bad_schedule_exits_2_naming_the_key(empty_ws: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text('[schedule]\nsync = "every hour"\n', encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "csmetrics.cli.main", "serve", "--workspace", str(empty_ws),
+                        "--schedule", "--config", str(cfg), "--port", "1"], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert "bad.toml line 2, setting schedule.sync: 'every hour' is not a five-field crontab" in r.stderr
+    assert "dashboard on" not in r.stderr

@@ -132,15 +132,15 @@ def _run(store: Store, host: str, port: int, open_access: bool, fresh_token: boo
             token = store.create_token("serve session", auth.ADMIN)
             err.print(f"API token for this server (role admin; keep it secret): [bold]{token}[/]",
                       highlight=False)
+    app = create_app(store)
+    jobs = attach(app, store, config, run=schedule)  # a bad [schedule] stops here, before "dashboard on"
+    if jobs is not None:
+        err.print(f"scheduled jobs: {jobs.describe()}", highlight=False, soft_wrap=True)
     url = f"http://{host}:{port}/"
     err.print(f"csmetrics dashboard on {url} (API docs at {url}api/docs); Ctrl+C stops it", highlight=False,
               soft_wrap=True)
     # uvicorn shuts down gracefully on SIGTERM, then raises the signal again: _on_sigterm turns it into
     # an exception, so the store is closed (and a temporary workspace removed) as on Ctrl+C.
-    app = create_app(store)
-    jobs = attach(app, store, config, run=schedule)
-    if jobs is not None:
-        err.print(f"scheduled jobs: {jobs.describe()}", highlight=False, soft_wrap=True)
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
