@@ -249,8 +249,11 @@ def test_a_small_body_limit_still_holds_for_other_routes(admin: TestClient) -> N
     assert r.status_code == 413
 
 
-def test_the_cli_role_default_and_token_list_show_roles(store: Store) -> None:
+def test_the_role_defaults_to_admin_on_the_command_line_and_must_be_chosen_in_the_api(
+        store: Store, admin: TestClient) -> None:
     with store.write_lock:
         _, info = auth.create_token(store.writer, "default")
         roles = {t.name: t.role for t in auth.list_tokens(store.writer)}
-    assert info.role == "viewer" and roles["default"] == "viewer"
+    assert info.role == "admin" and roles["default"] == "admin"
+    r = admin.post("/api/v1/tokens", json={"name": "no role"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "role"]

@@ -194,8 +194,9 @@ def token_create(
     name: Annotated[str, typer.Option("--name", help="What the token is for.")] = "",
     role: Annotated[str, typer.Option(
         "--role", help="admin (everything, token admin and ingest), viewer (reads every account) or csm:NAME "
-                       "(reads only the accounts whose csm is NAME; NAME must be a CSM of the accounts).")
-    ] = "viewer",
+                       "(reads only the accounts whose csm is NAME; NAME must be a CSM of the accounts). The "
+                       "default admin is what every token was before roles.")
+    ] = "admin",
     server: ServerOpt = None,
 ) -> None:
     """Create a token with a role; it is printed once and only its hash is stored."""

@@ -43,8 +43,8 @@ UPLOAD_NAMES = frozenset([f"{t}.{ext}" for t in TABLE_ORDER for ext in ("csv", "
 
 class TokenIn(BaseModel):
     name: str = Field(default="", max_length=200, description="What the token is for.")
-    role: str = Field(default=auth.VIEWER, max_length=300,
-                      description="admin, viewer or csm:NAME (NAME a CSM of the accounts' csm column).")
+    role: str = Field(max_length=300, description="admin, viewer or csm:NAME (NAME a CSM of the accounts' csm "
+                                                  "column); no default: the admin chooses.")
 
 
 class TokenOut(BaseModel):

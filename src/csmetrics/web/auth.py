@@ -114,10 +114,12 @@ def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"ALTER TABLE {TOKENS} ADD COLUMN IF NOT EXISTS role VARCHAR")
 
 
-def create_token(con: duckdb.DuckDBPyConnection, name: str = "", role: str = VIEWER,
+def create_token(con: duckdb.DuckDBPyConnection, name: str = "", role: str = ADMIN,
                  check: bool = True) -> tuple[str, TokenInfo]:
     """A new token (shown once) and its stored record. ``role`` is checked with :func:`check_role`
-    (``check=False`` only parses it: for callers that checked already)."""
+    (``check=False`` only parses it: for callers that checked already). The default is ``admin``, what
+    every token was before roles: the caller holds the workspace file for writing, which is already
+    every power (``csmetrics token create``); ``POST /api/v1/tokens`` has no default."""
     role = check_role(con, role) if check else parse_role(role)
     ensure_table(con)
     token_id = secrets.token_hex(4)
