@@ -49,6 +49,7 @@ from urllib.parse import urlencode
 import pandas as pd
 from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel
 
 from csmetrics import clock
 from csmetrics.alerts import store as alert_store
@@ -72,7 +73,18 @@ from csmetrics.web.scope import Scope
 from csmetrics.web.store import Store
 
 router = APIRouter(include_in_schema=False)
-api_router = APIRouter(prefix="/api/v1", tags=["jobs"])
+
+
+class _Error(BaseModel):
+    detail: str
+
+
+api_router = APIRouter(prefix="/api/v1", tags=["jobs"], responses={
+    400: {"model": _Error, "description": "Unknown job"},
+    401: {"model": _Error, "description": "Missing or invalid bearer token"},
+    403: {"model": _Error, "description": "The token's role is not admin"},
+    429: {"model": _Error, "description": "Too many failed sign-ins from this address or for this token id"},
+})
 Reader = Depends(require_reader)
 
 CSRF_FIELD = "csrf"
