@@ -225,8 +225,10 @@ def evaluate_alerts(store: Store) -> str:
         return (f"{len(new)} new alert(s); {len(report.sent)} sent, {len(report.retrying)} to retry, "
                 f"{len(report.failed)} failed")
 
+    # Only the alert tables are written, which no cached result reads: the result cache is kept.
     try:
-        return store.write(run)
+        with store.write_lock:
+            return run(store.writer)
     finally:
         store.drop_temp_tables()
 

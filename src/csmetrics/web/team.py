@@ -202,7 +202,10 @@ def _acted(request: Request, alert_id: str, back: str, act: Any) -> Response:
         return _not_found(request, f"no alert {alert_id[:40]!r}")
     principal: Principal = request.state.principal
     by = f"{principal.scope.role} (token {principal.token_id})"
-    store.write(lambda con: act(con, by))
+    # Alert tables feed no metric and no cached result (pages read them live): the cache is kept, so an
+    # acknowledgement does not make the next page recompute every health score.
+    with store.write_lock:
+        act(store.writer, by)
     store.log(f"alert.{act.__name__}", "ok", principal.token_id, principal.scope.role, alert_id, client_ip(request))
     query = back if back and all(c not in back for c in "/\\#") else ""
     return RedirectResponse("/alerts" + (f"?{query}" if query else "") + f"#alert-{alert_id}", status_code=303)
