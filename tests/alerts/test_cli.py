@@ -45,8 +45,13 @@ def test_run_list_ack_snooze(ws: Path) -> None:
     assert (code, out.strip()) == (0, f"alert {usage} snoozed until 2026-07-01 by ana")
     code, out, _ = _cli("list", "--workspace", str(ws), "--status", "open", "--format", "json")
     assert sorted(a["account_id"] for a in json.loads(out)) == ["A2", "A5"]
-    code, out, _ = _cli("list", "--workspace", str(ws))
-    assert code == 0 and "4 alerts" in out and "Too slow" in out
+    for columns in ("200", "80"):  # the reason keeps a readable column on an 80-column terminal too
+        r = runner().invoke(app, ["alerts", "list", "--workspace", str(ws)], env={"COLUMNS": columns})
+        assert r.exit_code == 0 and "4 alerts" in r.stdout
+        cells = [line.split("│") for line in r.stdout.splitlines() if line.count("│") == 5]
+        reasons = " ".join(" ".join(c[4].strip() for c in cells).split())  # the column, wrapped lines joined
+        assert '"Too slow"' in reasons and '"Waited days"' in reasons
+        assert "Bo Chen" in " ".join(c[2] for c in cells)
 
 
 def test_test_shows_the_numbers_and_records_nothing(ws: Path) -> None:

@@ -77,13 +77,14 @@ def _status(a: Alert) -> str:
 
 
 def _print_alerts(alerts: list[Alert], title: str) -> None:
-    """One row per alert; the rule is coloured by its severity (info cyan, warning yellow, critical red)."""
-    cols = [Col("id", "key"), Col("as of", "key"), Col("rule", "key"), Col("account", "text"),
-            Col("CSM", "text"), Col("MRR", "num"), Col("reason", "text"), Col("status", "text")]
-    rows = [[a.id, a.as_of.isoformat(), f"[{SEVERITY_STYLE.get(a.severity, '')}]{escape(a.rule)}[/]",
-             escape(f"{a.account_name} ({a.account_id})"), escape(a.csm or "-"), _money(a.mrr), escape(a.reason),
-             escape(_status(a))] for a in alerts]
-    print_tables([make_table(title + " (rule colour: severity)", cols, rows)], terminal_width())
+    """One row per alert, in four columns so that the reason keeps room on an 80-column terminal: the
+    rule (coloured by severity: info cyan, warning yellow, critical red), its id and day; the account
+    and its CSM; the MRR at stake; the reason and the status."""
+    cols = [Col("alert", "key"), Col("account / CSM", "text"), Col("MRR", "num"), Col("reason / status", "text")]
+    rows = [[f"[{SEVERITY_STYLE.get(a.severity, '')}]{escape(a.rule)}[/]\n{a.id}\n{a.as_of.isoformat()}",
+             escape(f"{a.account_name} ({a.account_id})") + "\n" + escape(a.csm or "no CSM"), _money(a.mrr),
+             escape(a.reason) + "\n[dim]" + escape(_status(a)) + "[/]"] for a in alerts]
+    print_tables([make_table(title + " (rule colour: severity)", cols, rows, show_lines=True)], terminal_width())
 
 
 def _print_report(report: DeliveryReport) -> None:
