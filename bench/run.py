@@ -37,8 +37,13 @@ answers; ``wide``, 80 features over five years), at ``--accounts`` (default
 200k), generated as Parquet under ``.bench/shapes/<shape>-<accounts>/``. For
 each: the floors, validation alone, ``csmetrics ingest`` into a fresh
 workspace, ``csmetrics metrics --data`` (cold, validation included) and
-``csmetrics metrics --workspace --no-cache``. ``--shapes-only`` runs only
-these; ``--shapes ''`` none.
+``csmetrics metrics --workspace --no-cache``, and the pandas peer on the
+shape's files (up to ``--skip-peer-above`` accounts; its values checked
+against csmetrics'). ``--shapes-only`` runs only these; ``--shapes ''`` none.
+
+Every run also records its user + system CPU seconds (``wait4``) and the
+1-minute load average when it started and ended: on a shared machine wall
+times say little, CPU seconds more.
 
 Targets (200k accounts, 2 cores): metrics within 4x the floor, at least 10x
 faster than the pandas peer, under 1.5 GB peak RSS. See docs/scale.md.
@@ -83,6 +88,11 @@ class Run:
     peak_rss_mb: float
     ok: bool
     detail: str = ""
+    # User + system CPU seconds of the run's process and its children (wait4), which a
+    # shared machine inflates far less than wall time, and the 1-minute load average
+    # when the run started and ended.
+    cpu_seconds: float | None = None
+    load: tuple[float, float] | None = None
 
 
 @dataclass
@@ -104,7 +114,7 @@ LAUNCHER = """
 import json, os, sys
 pid = os.posix_spawnp(sys.argv[2], sys.argv[2:], os.environ)
 _, status, usage = os.wait4(pid, 0)
-open(sys.argv[1], "w").write(json.dumps(usage.ru_maxrss))
+open(sys.argv[1], "w").write(json.dumps([usage.ru_maxrss, usage.ru_utime + usage.ru_stime]))
 sys.exit(os.waitstatus_to_exitcode(status))
 """
 
@@ -117,6 +127,7 @@ def measure(name: str, cmd: list[str], timeout: float | None = None, save: Path 
     ``save``, stdout is also written to that file.
     """
     t0 = time.perf_counter()
+    load0 = os.getloadavg()[0]
     fd, usage_file = tempfile.mkstemp(prefix="csmetrics-bench-", suffix=".json")
     os.close(fd)
     proc = subprocess.Popen([sys.executable, "-c", LAUNCHER, usage_file, *cmd],
@@ -145,7 +156,7 @@ def measure(name: str, cmd: list[str], timeout: float | None = None, save: Path 
     if sink is not None:
         sink.close()
     seconds = time.perf_counter() - t0
-    peak_kib = json.loads(Path(usage_file).read_text() or "0")  # empty when killed
+    peak_kib, cpu = json.loads(Path(usage_file).read_text() or "[0, null]")  # empty when killed
     os.unlink(usage_file)
     ok = proc.returncode == 0
     out = tails[proc.stdout.fileno()].decode("utf-8", "replace").strip().splitlines()
@@ -155,7 +166,8 @@ def measure(name: str, cmd: list[str], timeout: float | None = None, save: Path 
     detail = (out[-1] if out else "")[:300] if ok else err[-600:]
     if timed_out:
         detail = f"timed out after {timeout:.0f} s"
-    return Run(name, round(seconds, 2), round(peak_kib / 1024, 1), ok, detail)
+    return Run(name, round(seconds, 2), round(peak_kib / 1024, 1), ok, detail,
+               None if cpu is None else round(cpu, 2), (round(load0, 2), round(os.getloadavg()[0], 2)))
 
 
 def _generator_digest() -> str:
@@ -311,7 +323,9 @@ def bench_size(accounts: int, peer: bool, timeout: float | None = None, only: li
 def run_job(res: SizeResult, name: str, cmd: list[str], timeout: float | None, save: Path | None = None) -> Run:
     print(f"  {name} ...", end=" ", flush=True)
     run = measure(name, cmd, timeout, save)
-    print(f"{run.seconds:.1f} s, {run.peak_rss_mb:.0f} MB" + ("" if run.ok else "  FAILED"), flush=True)
+    cpu = "" if run.cpu_seconds is None else f", {run.cpu_seconds:.1f} CPU s"
+    load = "" if run.load is None else f", load {run.load[0]:.1f}-{run.load[1]:.1f}"
+    print(f"{run.seconds:.1f} s{cpu}, {run.peak_rss_mb:.0f} MB{load}" + ("" if run.ok else "  FAILED"), flush=True)
     if not run.ok:
         print("    " + run.detail.replace("\n", "\n    "), flush=True)
     res.runs.append(run)
@@ -374,13 +388,16 @@ def ratios(res: SizeResult) -> dict[str, float | None]:
 
 def print_table(results: list[SizeResult]) -> None:
     print()
-    print(f"{'shape':<7} {'accounts':>10}  {'run':<44} {'wall s':>9} {'peak RSS MB':>12}")
+    print(f"{'shape':<7} {'accounts':>10}  {'run':<44} {'wall s':>9} {'CPU s':>8} {'peak RSS MB':>12} {'load':>10}")
     for res in results:
         for r in res.runs:
             if r.name == "generate":
                 continue
             flag = "" if r.ok else "  FAILED"
-            print(f"{res.shape:<7} {res.accounts:>10,}  {r.name:<44} {r.seconds:>9.2f} {r.peak_rss_mb:>12.0f}{flag}")
+            cpu = "" if r.cpu_seconds is None else f"{r.cpu_seconds:.2f}"
+            load = "" if r.load is None else f"{r.load[0]:.1f}-{r.load[1]:.1f}"
+            print(f"{res.shape:<7} {res.accounts:>10,}  {r.name:<44} {r.seconds:>9.2f} {cpu:>8} "
+                  f"{r.peak_rss_mb:>12.0f} {load:>10}{flag}")
         rt = ratios(res)
         for key, label in (("metrics", "default metrics"), ("metrics_all", "--metrics all (with health)"),
                            ("metrics_cached", "cached re-run"), ("metrics_after_ingest", "after one-day ingest")):
@@ -410,7 +427,7 @@ def shape_company(shape: str, accounts: int, log: list[Run]) -> Path:
 
 
 def bench_shape(shape: str, accounts: int, timeout: float | None = None,
-                only: list[str] | None = None) -> SizeResult:
+                only: list[str] | None = None, peer: bool = True) -> SizeResult:
     """Validate, ingest and cold metrics on one shape of bench/shapes.py (each run its own process)."""
     sys.path.insert(0, str(ROOT / "bench"))
     from shapes import END as SHAPE_END
@@ -432,16 +449,23 @@ def bench_shape(shape: str, accounts: int, timeout: float | None = None,
         ("csmetrics metrics --data (cold, validating)", [cs, "metrics", "--data", str(data), *month]),
         ("csmetrics metrics", [cs, "metrics", "--workspace", str(ws), *month, "--no-cache"]),
     ]
+    if peer:
+        jobs.append(("pandas peer", [py, str(ROOT / "bench" / "pandas_peer.py"), str(data), *span,
+                                     "--out", str(BENCH / "results" / f"peer-{shape}-{accounts}.parquet")]))
     if only:
         jobs = [(name, cmd) for name, cmd in jobs if any(name.startswith(o) for o in only)]
+    saved = BENCH / "results" / f"metrics-{shape}-{accounts}.json"
     for name, cmd in jobs:
         if name == "csmetrics ingest":  # into a fresh workspace every time
             for leftover in (ws, ws.with_name(ws.name + ".wal"), ws.with_suffix(".cache.sqlite")):
                 leftover.unlink(missing_ok=True)
         elif name in ("floor", "csmetrics metrics") and not ws.exists():
             continue
-        run_job(res, name, cmd, timeout)
+        run_job(res, name, cmd, timeout, saved if name == "csmetrics metrics" else None)
     res.rows = table_rows(ws) if ws.exists() else {}
+    res.peer_agrees = peer_agrees(BENCH / "results" / f"peer-{shape}-{accounts}.parquet", saved)
+    if res.peer_agrees is not None:
+        print(f"  pandas peer and csmetrics agree to 1e-9: {res.peer_agrees}", flush=True)
     return res
 
 
@@ -503,7 +527,8 @@ def main() -> int:
                                   health_max=args.skip_health_above))
     for shape in [s.strip() for s in args.shapes.split(",") if s.strip()]:
         print(f"shape {shape}, {args.accounts:,} accounts", flush=True)
-        results.append(bench_shape(shape, args.accounts, timeout=args.timeout, only=only))
+        results.append(bench_shape(shape, args.accounts, timeout=args.timeout, only=only,
+                                   peer=args.accounts <= args.skip_peer_above))
     print_table(results)
     report: dict[str, object] = {
         "started": started.isoformat(timespec="seconds"),
