@@ -134,6 +134,10 @@ def _run(store: Store, host: str, port: int, open_access: bool, fresh_token: boo
                       highlight=False)
     app = create_app(store)
     jobs = attach(app, store, config, run=schedule)  # a bad [schedule] stops here, before "dashboard on"
+    from csmetrics.web.data import warm
+
+    store.warmer = warm  # the health model and first pages, computed now and after every write
+    store.request_warm()
     if jobs is not None:
         err.print(f"scheduled jobs: {jobs.describe()}", highlight=False, soft_wrap=True)
     url = f"http://{host}:{port}/"

@@ -247,28 +247,61 @@ def _frame(result: Any) -> pd.DataFrame | None:
     return None
 
 
+def scored_company(store: Store, day: dt.date | None) -> pd.DataFrame:
+    """Every account of the company scored by the health model as of ``day`` (percentile rules compare
+    peers, so always among all accounts); computed once per write and shared by every scope, which cuts
+    its rows with :meth:`Store.in_scope`. Raises what the model raises."""
+    from csmetrics.models.health import config_for, score_accounts
+
+    day = day or last_day(store)  # the model's own default day, named so both spellings share one result
+
+    def build() -> pd.DataFrame:
+        try:
+            with store.reading():
+                df = _frame(score_accounts(store.full_ds, day, config_for(store.config_source)))
+        finally:
+            store.drop_temp_tables()
+        if df is None:
+            raise ValueError("the health model returned no table")
+        return df
+
+    return store.cached_company(("health", day), build)
+
+
 def health_scores(store: Store, day: dt.date) -> pd.DataFrame | None:
     """account_id, health_score, health_color and component columns; None if the model is not available."""
 
     def build() -> pd.DataFrame | None:
         try:
-            from csmetrics.models.health import config_for, score_accounts
+            df = scored_company(store, day)
         except ImportError:
             return None
-        try:
-            with store.reading():
-                # Scored among all accounts (percentile rules compare peers), then cut to the scope.
-                df = _frame(score_accounts(store.full_ds, day, config_for(store.config_source)))
         except Exception:  # the model is optional for the dashboard: log and carry on
             log.exception("health model failed")
             return None
-        finally:
-            store.drop_temp_tables()
-        if df is None or "account_id" not in df.columns:
+        if "account_id" not in df.columns:
             return None
         return store.in_scope(df).reset_index(drop=True)
 
     return store.cached(("health", day), build)
+
+
+def warm(store: Store) -> None:
+    """Compute what the first page loads need before anyone asks (``csmetrics serve`` runs this in the
+    background at start and after each ingest or sync through the server): the as-of day, the health
+    model over every account (the slow part at 100k+ accounts, shared by every scope), the customers
+    table and the overview's periods."""
+    from csmetrics.web import pages
+
+    day = last_day(store)
+    health_scores(store, day)
+    accounts_frame(store, day)
+    f = Filters()
+    pages.overview_context(store, f)
+    pages.revenue_context(store, f, None)
+    pages.retention_context(store, f)
+    if "csm" in store.ds.account_columns:
+        pages.csms_context(store, f)
 
 
 def feedback_themes(store: Store, f: Filters) -> dict[str, Any] | None:
@@ -318,16 +351,16 @@ def account_records(store: Store, day: dt.date | None) -> list[dict[str, Any]] |
 
     def build() -> list[dict[str, Any]] | None:
         try:
-            from csmetrics.models.health import config_for, score_accounts
+            from csmetrics.models.health import config_for
         except ImportError:
             return None
         from csmetrics.models.health.records import json_records  # the JSON shape is the CLI's
         ds = store.ds
         try:
+            cfg = config_for(store.config_source)
+            # Scored among all accounts (percentile rules compare peers), then cut to the scope.
+            df = store.in_scope(scored_company(store, day))
             with store.reading():
-                cfg = config_for(store.config_source)
-                # Scored among all accounts (percentile rules compare peers), then cut to the scope.
-                df = store.in_scope(score_accounts(store.full_ds, day, cfg))
                 acc = ds.table("accounts")
                 attrs = [c for c in ("name", "segment", "csm") if c in acc.columns]
                 if attrs:

@@ -265,6 +265,11 @@ def csms(request: Request) -> HTMLResponse:
     f = _filters(request)
     if "csm" not in store.ds.account_columns:
         return render(request, "csms.html", f, title="CSMs", rows=[], available=False)
+    return render(request, "csms.html", f, title="CSMs", available=True, **csms_context(store, f))
+
+
+def csms_context(store: Store, f: Filters) -> dict[str, Any]:
+    """Per CSM: accounts, paying accounts, the headline metrics of the last period and the health mix."""
     names = ["mrr", "active_customers", "customer_churn_rate", "net_revenue_retention", "nps"]
     s = data.series(store, f, names, by="csm")
     last = s.labels[-1]
@@ -281,8 +286,7 @@ def csms(request: Request) -> HTMLResponse:
                 r[n] = None if v != v else float(v)
         r["mix"] = health_mix(store, day, f.segment, str(csm_name)) if csm_name != "(none)" else None
         rows.append(r)
-    return render(request, "csms.html", f, title="CSMs", rows=rows, available=True, period=last, as_of=day,
-                  notes=s.notes)
+    return {"rows": rows, "period": last, "as_of": day, "notes": s.notes}
 
 
 @router.get("/feedback", response_class=HTMLResponse, dependencies=[Reader])

@@ -21,6 +21,8 @@ its own part of the result cache.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import shutil
 import tempfile
 import threading
@@ -41,6 +43,7 @@ from csmetrics.web.ratelimit import FailureLimiter
 from csmetrics.web.scope import ADMIN, Scope, scoped_dataset
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class Store:
@@ -62,6 +65,12 @@ class Store:
         self.limiter = FailureLimiter()
         """Failed sign-ins per client address and token id (see :mod:`csmetrics.web.ratelimit`)."""
         self._used: set[tuple[str, Any]] = set()
+        self.warmer: Callable[[Store], Any] | None = None
+        """What :meth:`request_warm` computes (None: nothing is warmed, as in tests and ``--open`` use)."""
+        self._warm_lock = threading.Lock()
+        self._warm_again = False
+        self._warm_thread: threading.Thread | None = None
+        self._closing = False
         self.survey_key = b""
         self._open()
         if not read_only:
@@ -121,6 +130,11 @@ class Store:
         return self._tmpdir
 
     def close(self) -> None:
+        self._closing = True
+        self.warmer = None
+        if self._warm_thread is not None and self._warm_thread.is_alive():
+            with contextlib.suppress(Exception):  # a stop must not wait for the health model: interrupt it
+                self._ds.backend.con.interrupt()
         with self.write_lock, self.read_lock:
             self._writer.close()
             self._ds.backend.disconnect()
@@ -149,6 +163,46 @@ class Store:
                 self._cache.clear()
             self._cache[full] = value
             return value
+
+    def cached_company(self, key: Any, build: Callable[[], T]) -> T:
+        """:meth:`cached` for a result about the whole company, shared by every scope (health scored among
+        all accounts: each scope cuts its rows from it, so the model runs once per write, not per CSM)."""
+        return self.cached(("company", key), build)
+
+    def request_warm(self) -> None:
+        """Recompute, in a background thread, what the first pages need (``warmer``, set by ``csmetrics
+        serve`` to :func:`csmetrics.web.data.warm`) so that no visitor waits for the health model after a
+        start or a write. One thread at a time; a request while it runs makes it run once more after.
+        Failures are logged, never raised: a page computes what it needs anyway."""
+        if self.warmer is None:
+            return
+        with self._warm_lock:
+            self._warm_again = True
+            if self._warm_thread is not None and self._warm_thread.is_alive():
+                return
+
+            def run() -> None:
+                while True:
+                    with self._warm_lock:
+                        if not self._warm_again:
+                            return
+                        self._warm_again = False
+                    try:
+                        if self.warmer is not None:
+                            self.warmer(self)
+                    except Exception:
+                        if not self._closing:  # an interrupted warm-up of a closing store is expected
+                            log.exception("warming the dashboard's results failed")
+
+            self._warm_thread = threading.Thread(target=run, name="csmetrics-warm", daemon=True)
+            self._warm_thread.start()
+
+    def wait_warm(self, timeout: float | None = None) -> bool:
+        """Wait for the warming thread (tests, benchmarks); True when none is running."""
+        thread = self._warm_thread
+        if thread is not None:
+            thread.join(timeout)
+        return thread is None or not thread.is_alive()
 
     def compute(self, ds: Dataset | None = None, **kwargs: Any) -> Result:
         """compute_dataset on ``ds`` (default the workspace) under the read lock, without leaking temp tables."""
@@ -213,6 +267,7 @@ class Store:
                 return fn(self._writer)
             finally:
                 self.version += 1
+                self.request_warm()
 
     def lookup_token(self, token: str) -> auth.TokenInfo | None:
         if self.read_only:
@@ -263,6 +318,7 @@ class Store:
         self._cache.clear()
         self._scoped.clear()
         self._open()
+        self.request_warm()
 
 
 class View(Store):
@@ -304,6 +360,12 @@ class View(Store):
     def cached(self, key: Any, build: Callable[[], T]) -> T:
         scope_key = self._scope.key
         return self.base.cached(key if scope_key is None else (scope_key, key), build)
+
+    def cached_company(self, key: Any, build: Callable[[], T]) -> T:
+        return self.base.cached_company(key, build)
+
+    def request_warm(self) -> None:
+        self.base.request_warm()
 
     def book(self) -> frozenset[str] | None:
         csm = self._scope.csm
