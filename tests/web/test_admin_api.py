@@ -202,6 +202,7 @@ def test_an_upload_changes_the_served_numbers_without_a_restart(store: Store, ad
     assert r.status_code == 200, r.text
     assert r.json()["tables"]["accounts"] == {"read": 5, "stored": 5}
     assert r.json()["tables"]["subscriptions"] == {"read": 5, "stored": 5}
+    assert r.json()["alerts"] is None  # no alerts.toml next to the workspace: none evaluated
     # Read back by key: the new account, and the new MRR of May (350 + 25) for the company and Ann (150 + 25).
     assert admin.get("/api/v1/accounts/A3").json()["mrr"] == 25.0
     assert admin.get("/api/v1/metrics", params=MAY).json()[0]["value"] == 375.0
@@ -211,6 +212,30 @@ def test_an_upload_changes_the_served_numbers_without_a_restart(store: Store, ad
     [ev] = _events(store, "ingest")
     assert (ev.actor, ev.role, ev.outcome) == (admin_token.split("_")[1], "admin", "ok")
     assert ev.target == "accounts.csv, costs.csv, subscriptions.csv, survey_responses.csv, tickets.csv"
+
+
+def test_an_upload_evaluates_the_alerts_as_csmetrics_ingest_does(store: Store, admin: TestClient,
+                                                                  tmp_path: Path) -> None:
+    only_detractors = "".join(f"[rules.{r}]\nenabled = false\n" for r in (
+        "health_worsens", "score_drop", "csat_negative", "usage_drop", "renewal_risk", "mrr_contraction"))
+    (store.workspace.parent / "alerts.toml").write_text(only_detractors, encoding="utf-8")
+    data = tmp_path / "answers"
+    data.mkdir()
+    (data / "accounts.csv").write_text("account_id\n", encoding="utf-8")
+    (data / "survey_responses.csv").write_text(
+        "response_id,account_id,survey,score,responded_at,comment\n"
+        "RB9,B1,nps,2,2026-05-14T09:00:00Z,Export keeps failing\n", encoding="utf-8")
+    r = admin.post("/api/v1/ingest", files=_files(data))
+    assert r.status_code == 200, r.text
+    # As of the new last data day (14 May) the rule looks back 7 days: B1's new NPS 2 and A2's NPS 3 of
+    # 11 May (tests/web/book.py) are detractors; nothing to deliver (no channel is configured).
+    assert r.json()["alerts"] == "2 new alert(s); 0 sent, 0 to retry, 0 failed"
+    alerts = store.writer.execute("SELECT rule, account_id, reason FROM _csmetrics_alerts ORDER BY account_id"
+                                  ).fetchall()
+    assert alerts == [("nps_detractor", "A2", "NPS 3 on 2026-05-11: (no comment)"),
+                      ("nps_detractor", "B1", 'NPS 2 on 2026-05-14: "Export keeps failing"')]
+    again = admin.post("/api/v1/ingest", files=_files(data))
+    assert again.json()["alerts"] == "0 new alert(s); 0 sent, 0 to retry, 0 failed"
 
 
 def test_a_bad_file_is_422_naming_file_row_column_and_nothing_is_written(store: Store, admin: TestClient,

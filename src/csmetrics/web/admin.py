@@ -8,6 +8,7 @@ write it: ``csmetrics token create|list|revoke --server URL`` and
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import shutil
 import tempfile
@@ -18,11 +19,13 @@ from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, Upl
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from csmetrics.schema.errors import DataError, UsageError
+from csmetrics.schema.errors import CsmetricsError, DataError, UsageError
 from csmetrics.schema.tables import TABLE_ORDER
 from csmetrics.web import audit, auth
 from csmetrics.web.app import client_ip, require_admin
 from csmetrics.web.store import Store
+
+log = logging.getLogger(__name__)
 
 
 class Error(BaseModel):
@@ -84,6 +87,8 @@ class IngestError(BaseModel):
 
 class IngestOut(BaseModel):
     tables: dict[str, dict[str, int]] = Field(description="Per table: rows read and rows now stored.")
+    alerts: str | None = Field(None, description="The alerts evaluated after the ingest (new alerts and "
+                                                 "deliveries), or null when no alerts.toml is set up.")
 
 
 def _store(request: Request) -> Store:
@@ -198,7 +203,19 @@ def post_ingest(request: Request, files: Annotated[list[UploadFile], File(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     store.log("ingest", "ok", actor, role, target, ip)
-    return {"tables": counts}
+    return {"tables": counts, "alerts": _alerts_after(store)}
+
+
+def _alerts_after(store: Store) -> str | None:
+    """The alerts evaluated after an ingest (as ``csmetrics ingest`` does), or None when none are set up.
+    A failing rule or delivery never undoes the ingest: it is reported in the answer and the log."""
+    from csmetrics.web.schedule import alerts_after_ingest
+
+    try:
+        return alerts_after_ingest(store)
+    except CsmetricsError as exc:
+        log.warning("alerts after an ingest through the server: %s", exc)
+        return f"alerts not evaluated: {exc}"
 
 
 def _local(text: str, tmp: Path) -> str:

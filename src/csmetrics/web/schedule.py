@@ -46,7 +46,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 from fastapi import FastAPI
@@ -55,6 +55,8 @@ from csmetrics import clock
 from csmetrics.schema.errors import DataError, Defect
 from csmetrics.sources.settings import DEFAULT_CONFIG, section_lines
 from csmetrics.web.store import Store
+
+T = TypeVar("T")
 
 log = logging.getLogger("csmetrics.web.schedule")
 
@@ -213,24 +215,45 @@ def sync_sources(store: Store, settings: ScheduleSettings) -> str:
 
 
 def evaluate_alerts(store: Store) -> str:
-    """Evaluate the alert rules on the server's writer and deliver the due outbox rows; a summary line."""
+    """Evaluate the alert rules on the server's writer and deliver the due outbox rows; a summary line.
+
+    The write lock is held while rules are evaluated and for each claim and mark of a delivery, never
+    while a message is sent (a slow SMTP server or webhook does not hold up survey answers or sign-ins).
+    Only the alert tables are written, which no cached result reads: the result cache is kept.
+    """
     from csmetrics.alerts import deliver, evaluate
     from csmetrics.alerts.settings import find_rules_file, load_settings
 
     rules = load_settings(find_rules_file(None, store.workspace, store.data_dir))
 
-    def run(con: duckdb.DuckDBPyConnection) -> str:
-        new = evaluate(con, rules=rules)
-        report = deliver(con, rules)
-        return (f"{len(new)} new alert(s); {len(report.sent)} sent, {len(report.retrying)} to retry, "
-                f"{len(report.failed)} failed")
-
-    # Only the alert tables are written, which no cached result reads: the result cache is kept.
-    try:
+    def locked(fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         with store.write_lock:
-            return run(store.writer)
+            return fn(store.writer)
+
+    try:
+        new = locked(lambda con: evaluate(con, rules=rules))
+        # deliver reads its settings on a cursor of its own (the writer is the lock holder's); every claim
+        # and mark runs on the writer under the lock
+        with store.write_lock:
+            own = store.writer.cursor()
+        try:
+            report = deliver(own, rules, write=locked)
+        finally:
+            own.close()
     finally:
         store.drop_temp_tables()
+    return (f"{len(new)} new alert(s); {len(report.sent)} sent, {len(report.retrying)} to retry, "
+            f"{len(report.failed)} failed")
+
+
+def alerts_after_ingest(store: Store) -> str | None:
+    """After an ingest through the server: evaluate and deliver when alerts are set up (an ``alerts.toml``
+    next to the workspace, as for ``csmetrics ingest``); None otherwise."""
+    from csmetrics.alerts.settings import find_rules_file, load_settings
+
+    if not load_settings(find_rules_file(None, store.workspace, store.data_dir)).configured:
+        return None
+    return evaluate_alerts(store)
 
 
 class Jobs:
