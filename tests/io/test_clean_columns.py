@@ -25,7 +25,7 @@ from tests.io.helpers import write_rows
 from tests.io.test_fast_path import ACCOUNTS, SETTINGS, outcome
 
 HEADER = ["subscription_id", "account_id", "started_at", "amount", "interval", "currency", "plan"]
-PAD = st.sampled_from(["", "", "", " ", "\t", "\u00a0"])
+PAD = st.sampled_from(["", "", "", " ", "\t", "\u00a0", "\n", "\r\n"])
 
 
 def padded(values: st.SearchStrategy[str]) -> st.SearchStrategy[str]:

@@ -500,10 +500,10 @@ class Validator:
         read by every later check and by the write (on 20M usage events, 2 s a pass).
         None for other columns, and always on the exact path (the reference).
 
-        The test is one more trim of every cell, about as costly as one read of
-        the typed view (0.2 s per million cells of a column Parquet could not
-        dictionary-encode, such as 1M distinct user ids; next to nothing for a
-        dictionary-encoded one). Ingest reads every column of the typed view
+        The test looks at the first and last character of every cell, about half
+        as costly as one trimmed read of the column (0.1 s per million cells of a
+        column Parquet could not dictionary-encode, such as 1M distinct user ids;
+        next to nothing for a dictionary-encoded one). Ingest reads every column of the typed view
         several times and tests them all; ``metrics --data`` only its keys.
         """
         if self.exact or col.type != "string" or sqltype != "VARCHAR":
@@ -511,7 +511,11 @@ class Validator:
         if self.clean_scope == "keys" and col.name not in self.key_columns(table):
             return None
         x = q(col.name)
-        same = f"{x} <> '' AND {trim(x)} = {x}"
+        # Neither the first nor the last character (code point) is one trim() removes, and not
+        # empty (ascii('') is 0): the same verdict as trim(x) = x AND x <> '', at half the cost
+        # (no new string per cell).
+        ends = ", ".join(str(ord(c)) for c in TRIMMED)
+        same = f"ascii({x}) NOT IN (0, {ends}) AND ascii(right({x}, 1)) NOT IN ({ends})"
         if col.lower_case:
             same += f" AND lower({x}) = {x}"
         elif col.name == "currency":
