@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -116,5 +117,54 @@ def test_kill_9_mid_delivery_loses_nothing_and_duplicates_nothing_at_the_receive
     # At least once: 10 requests for 9 rows, the claimed one twice; exactly once after the receiver's dedup.
     assert len(receiver.requests) == 10 and receiver.requests.count(claimed) == 2
     assert set(receiver.processed) == ids
+    got = sorted(a["id"] for p in receiver.processed.values() for a in p["alerts"])  # type: ignore[attr-defined]
+    assert got == sorted(a.id for a in new)
+
+
+def test_kill_9_of_the_server_mid_delivery_then_a_restart_delivers_each_alert_once(ws: Path, tmp_path: Path) -> None:
+    """The same guarantee when the outbox is delivered by `csmetrics serve --schedule` (its alerts job)."""
+    from tests.web.serving import serving
+
+    receiver = Receiver(block_at=4)
+    cfg = tmp_path / "csmetrics.toml"
+    cfg.write_text("[schedule]\nalerts = 0.5\n", encoding="utf-8")
+    try:
+        (ws.parent / "alerts.toml").write_text(
+            f'[channels.webhook]\nurl = "{receiver.url}"\nsecret_env = "TEST_WEBHOOK_SECRET"\n'
+            "[delivery]\nlease_seconds = 120\n", encoding="utf-8")
+        new = alerts.evaluate(ws, T, health=health())
+        ids = {r["id"] for r in alerts.outbox(ws)}
+        assert len(new) == len(ids) == 9
+        # From now on the rules are off, so the server's job only delivers what the outbox holds.
+        (ws.parent / "alerts.toml").write_text(
+            f'[channels.webhook]\nurl = "{receiver.url}"\nsecret_env = "TEST_WEBHOOK_SECRET"\n'
+            "[delivery]\nlease_seconds = 120\n"
+            + "".join(f"[rules.{r}]\nenabled = false\n" for r in (
+                "health_worsens", "score_drop", "nps_detractor", "csat_negative", "usage_drop", "renewal_risk",
+                "mrr_contraction")), encoding="utf-8")
+        env = {"CSMETRICS_NOW": FROZEN_NOW.isoformat(), "TEST_WEBHOOK_SECRET": SECRET}
+        with serving("--workspace", str(ws), "--schedule", "--config", str(cfg), env=env) as server:
+            assert receiver.blocked.wait(60), "".join(server.stderr)
+            os.kill(server.proc.pid, signal.SIGKILL)  # while the server's job sends the 4th webhook
+            server.proc.wait(30)
+            assert server.proc.returncode == -signal.SIGKILL
+        receiver.release.set()
+        rows = {r["id"]: r for r in alerts.outbox(ws)}
+        assert sorted(r["status"] for r in rows.values()) == ["pending"] * 5 + ["sending"] + ["sent"] * 3
+        (claimed,) = [i for i, r in rows.items() if r["status"] == "sending"]
+
+        # Restarted after the lease (120 s): the job sends the 5 pending rows and the claimed one again.
+        later = {**env, "CSMETRICS_NOW": (FROZEN_NOW + dt.timedelta(seconds=121)).isoformat()}
+        with serving("--workspace", str(ws), "--schedule", "--config", str(cfg), env=later) as server:
+            deadline = time.monotonic() + 60
+            while len(receiver.requests) < 10 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(1.5)  # a few more runs of the job: nothing more may be sent
+    finally:
+        receiver.close()
+    rows = {r["id"]: r for r in alerts.outbox(ws)}
+    assert {r["status"] for r in rows.values()} == {"sent"}
+    assert len(receiver.requests) == 10 and receiver.requests.count(claimed) == 2  # at least once ...
+    assert set(receiver.processed) == ids  # ... and exactly once after the receiver's dedup by key
     got = sorted(a["id"] for p in receiver.processed.values() for a in p["alerts"])  # type: ignore[attr-defined]
     assert got == sorted(a.id for a in new)
