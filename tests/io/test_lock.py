@@ -76,11 +76,16 @@ def test_read_commands_say_in_one_line_what_to_do(held: Held, tmp_path: Path, ar
     assert not (tmp_path / "r.html").exists()
 
 
+def through(command: str) -> str:
+    """The way round a held workspace for commands the server can run (tests/web/test_server_cli.py runs it)."""
+    return f"; or send it through that server: `{command} --server URL` (admin token in CSMETRICS_TOKEN)"
+
+
 def test_ingest_is_told_to_wait_for_the_other_process(held: Held) -> None:
     before = held.workspace.read_bytes()
     result = runner().invoke(app, ["ingest", "--data", str(held.data), "--workspace", str(held.workspace)])
     assert result.exit_code == 3, result.output
-    assert result.stderr.splitlines() == ["error: " + held.message(WRITE_ADVICE)]
+    assert result.stderr.splitlines() == ["error: " + held.message(WRITE_ADVICE) + through("csmetrics ingest")]
     assert held.workspace.read_bytes() == before
 
 
@@ -140,5 +145,6 @@ def test_token_commands_say_in_one_line_what_to_do(held: Held, args: list[str]) 
     before = held.workspace.read_bytes()
     result = runner().invoke(app, [*args, "--workspace", str(held.workspace)])
     assert result.exit_code == 3, result.output
-    assert result.stderr.splitlines() == ["error: " + held.message(WRITE_ADVICE)]
+    command = "csmetrics " + " ".join(args[:2])
+    assert result.stderr.splitlines() == ["error: " + held.message(WRITE_ADVICE) + through(command)]
     assert held.workspace.read_bytes() == before

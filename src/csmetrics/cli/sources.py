@@ -44,17 +44,29 @@ def _connector(source: str) -> Connector:
 
 @contextmanager
 def _bars(unit: str) -> Iterator[Callable[[str, int, bool], None]]:
-    """A progress bar per object type on stderr; yields ``progress(kind, done so far, finished)``."""
+    """A progress bar per object type on stderr; yields ``progress(kind, done so far, finished)``.
+
+    The bars appear with the first report, so a command that fails before reading anything
+    (a held workspace, a bad setting) prints only its one-line error.
+    """
     tasks: dict[str, TaskID] = {}
-    with Progress(TextColumn("{task.description:<14}"), BarColumn(), TextColumn("{task.completed:,} " + unit),
-                  TimeElapsedColumn(), console=err, transient=False) as bars:
+    bars: list[Progress] = []
 
-        def progress(kind: str, n: int, done: bool) -> None:
-            if kind not in tasks:
-                tasks[kind] = bars.add_task(kind, total=None)
-            bars.update(tasks[kind], completed=n, total=n if done else None)
+    def progress(kind: str, n: int, done: bool) -> None:
+        if not bars:
+            bars.append(Progress(TextColumn("{task.description:<14}"), BarColumn(),
+                                 TextColumn("{task.completed:,} " + unit), TimeElapsedColumn(), console=err,
+                                 transient=False))
+            bars[0].start()
+        if kind not in tasks:
+            tasks[kind] = bars[0].add_task(kind, total=None)
+        bars[0].update(tasks[kind], completed=n, total=n if done else None)
 
+    try:
         yield progress
+    finally:
+        if bars:
+            bars[0].stop()
 
 
 def _summary(title: str, conn: Connector, result: Result) -> None:
