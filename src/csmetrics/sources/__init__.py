@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -62,6 +64,42 @@ class Connector(Protocol):
     def import_to_data_dir(self, path: Path, out: Path, settings: Any) -> dict[str, int]: ...
 
 
+@dataclass(frozen=True)
+class FunctionConnector:
+    """A :class:`Connector` made of a source module's functions (every source but the survey CSVs).
+
+    ``syncer(workspace, settings, api_base=, full=, progress=)``, ``importer(path, workspace, settings,
+    progress)`` and ``to_data_dir(path, out, settings)``; ``syncer`` None for a file-only source.
+    """
+
+    name: str
+    title: str
+    authority: bool
+    settings: Callable[[Path | None], Any]
+    importer: Callable[[Path, Path, Any, Any], Result]
+    to_data_dir: Callable[[Path, Path, Any], dict[str, int]]
+    syncer: Callable[..., Result] | None = None
+
+    @property
+    def can_sync(self) -> bool:
+        return self.syncer is not None
+
+    def load_settings(self, config: Path | None) -> Any:
+        return self.settings(config)
+
+    def sync(self, workspace: Path, settings: Any, *, api_base: str | None, full: bool,
+             progress: Any = None) -> Result:
+        if self.syncer is None:
+            raise UsageError(f"{self.name} has no API to sync from: use `csmetrics import {self.name} PATH`")
+        return self.syncer(workspace, settings, api_base=api_base, full=full, progress=progress)
+
+    def import_path(self, path: Path, workspace: Path, settings: Any, *, progress: Any = None) -> Result:
+        return self.importer(path, workspace, settings, progress)
+
+    def import_to_data_dir(self, path: Path, out: Path, settings: Any) -> dict[str, int]:
+        return self.to_data_dir(path, out, settings)
+
+
 def available() -> list[str]:
     """The sources whose module is installed (all of :data:`SOURCES` in a complete build)."""
     found = []
@@ -84,4 +122,4 @@ def connector(name: str) -> Connector:
     return conn
 
 
-__all__ = ["SOURCES", "Connector", "SourceError", "available", "connector"]
+__all__ = ["SOURCES", "Connector", "FunctionConnector", "SourceError", "available", "connector"]

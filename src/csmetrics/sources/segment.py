@@ -71,6 +71,7 @@ import duckdb
 from csmetrics.config import Config
 from csmetrics.io.validate import lit, q
 from csmetrics.schema.errors import DataError, Defect
+from csmetrics.sources import FunctionConnector
 from csmetrics.sources.settings import DEFAULT_MAX_AGE_DAYS, read_section
 from csmetrics.sources.workspace import RAW_COLUMNS, Landing, Result, count_rows, finish, open_landing
 
@@ -383,28 +384,9 @@ def import_to_data_dir(path: str | Path, out: str | Path, settings: SegmentSetti
         land.close()
 
 
-class SegmentConnector:
-    """``csmetrics import segment`` (docs/usage-and-surveys.md)."""
-
-    name = SOURCE
-    title = "Segment-spec track events (JSON lines, S3/warehouse exports): product usage"
-    authority = False
-    can_sync = False
-
-    def load_settings(self, config: Path | None) -> SegmentSettings:
-        return SegmentSettings.load(config)
-
-    def sync(self, workspace: Path, settings: Any, *, api_base: str | None, full: bool,
-             progress: Any = None) -> Result:
-        raise NotImplementedError  # can_sync is False: the CLI refuses before calling
-
-    def import_path(self, path: Path, workspace: Path, settings: Any, *, progress: Any = None) -> Result:
-        return import_path(path, workspace, settings, progress)
-
-    def import_to_data_dir(self, path: Path, out: Path, settings: Any) -> dict[str, int]:
-        return import_to_data_dir(path, out, settings)
-
-
-CONNECTOR = SegmentConnector()
+CONNECTOR = FunctionConnector(
+    SOURCE, "Segment-spec track events (JSON lines, S3/warehouse exports): product usage", False,
+    SegmentSettings.load, import_path, lambda p, out, s: import_to_data_dir(p, out, s))
+"""``csmetrics import segment`` (docs/usage-and-surveys.md); there is no API to sync from."""
 
 __all__ = ["CONNECTOR", "SegmentSettings", "files_of", "import_path", "import_to_data_dir", "locate"]

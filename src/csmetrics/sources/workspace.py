@@ -463,6 +463,26 @@ def finish(land: Landing, mapped: dict[str, str], *, objects: int, raw_changed: 
     return Result(True, objects, raw_changed, counts, matched, unmatched, requests=requests)
 
 
+def objects_to_data_dir(objects: Iterable[RawObject], out: Path, source: str, config: Config, mapper: Mapper,
+                        authority: bool = False) -> dict[str, int]:
+    """Map ``objects`` and write each contract table as ``out/<table>.csv`` (``import --out``, for
+    ``csmetrics ingest``); rows per table. No workspace is read or written."""
+    out = Path(out)
+    land = open_landing(out / ".no-workspace.duckdb", source, config, authority=authority)
+    try:
+        stage(land, objects)
+        build_raw_all(land)
+        mapped = mapper(land.con, "raw_all")
+        out.mkdir(parents=True, exist_ok=True)
+        counts = {}
+        for table, temp in mapped.items():
+            land.con.execute(f"COPY {q(temp)} TO {lit(str(out / (table + '.csv')))} (HEADER, DELIMITER ',')")
+            counts[table] = count_rows(land, temp)
+        return counts
+    finally:
+        land.close()
+
+
 def matched_accounts(land: Landing, accounts: str) -> int:
     """Mapped accounts that join an account another ingest already stored (e.g. from the CRM)."""
     if "accounts" not in land.tables:
@@ -498,5 +518,5 @@ def now_iso() -> str:
 
 
 __all__ = ["STATE", "Landing", "Mapper", "RawObject", "Result", "build_raw_all", "commit", "contract_changes",
-           "count_rows", "finish", "land_objects", "matched_accounts", "now_iso", "open_landing", "raw_changes",
-           "raw_table", "read_state", "stage"]
+           "count_rows", "finish", "land_objects", "matched_accounts", "now_iso", "objects_to_data_dir", "open_landing",
+           "raw_changes", "raw_table", "read_state", "stage"]

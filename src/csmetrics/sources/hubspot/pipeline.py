@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from csmetrics.config import Config
-from csmetrics.io.validate import lit, q
 from csmetrics.schema.errors import DataError, UsageError
+from csmetrics.sources import FunctionConnector
 from csmetrics.sources.hubspot.extract import SyncOptions, extract
 from csmetrics.sources.hubspot.map import MAPPED, MapSettings, archived_companies, map_tables, unknown_owners
 from csmetrics.sources.hubspot.objects import read_dir
@@ -20,11 +20,9 @@ from csmetrics.sources.workspace import (
     Landing,
     RawObject,
     Result,
-    build_raw_all,
-    count_rows,
     land_objects,
+    objects_to_data_dir,
     open_landing,
-    stage,
 )
 
 SOURCE = "hubspot"
@@ -117,20 +115,8 @@ def import_to_data_dir(directory: str | Path, out: str | Path,
     """Map ``directory``'s companies and owners to ``out/accounts.csv`` (for ``csmetrics ingest``)."""
     settings = settings or HubSpotSettings()
     objects = read_dir(Path(directory), settings.map.wanted)
-    out = Path(out)
-    land = open_landing(out / ".no-workspace.duckdb", SOURCE, settings.base, authority=True)
-    try:
-        stage(land, objects)
-        build_raw_all(land)
-        mapped = map_tables(land.con, "raw_all", settings.map)
-        out.mkdir(parents=True, exist_ok=True)
-        counts = {}
-        for table, temp in mapped.items():
-            land.con.execute(f"COPY {q(temp)} TO {lit(str(out / (table + '.csv')))} (HEADER, DELIMITER ',')")
-            counts[table] = count_rows(land, temp)
-        return counts
-    finally:
-        land.close()
+    return objects_to_data_dir(objects, Path(out), SOURCE, settings.base,
+                               lambda con, raw: map_tables(con, raw, settings.map), authority=True)
 
 
 def token(settings: HubSpotSettings) -> str:
@@ -164,28 +150,13 @@ def sync(workspace: str | Path, settings: HubSpotSettings | None = None, api_bas
     return result
 
 
-class HubSpotConnector:
-    """``csmetrics sync|import hubspot`` (docs/crm.md)."""
-
-    name = SOURCE
-    title = "HubSpot: companies and owners (account names, CSMs, segments)"
-    authority = True
-    can_sync = True
-
-    def load_settings(self, config: Path | None) -> HubSpotSettings:
-        return HubSpotSettings.load(config)
-
-    def sync(self, workspace: Path, settings: Any, *, api_base: str | None, full: bool,
-             progress: Any = None) -> Result:
-        return sync(workspace, settings, api_base=api_base, full=full, progress=progress)
-
-    def import_path(self, path: Path, workspace: Path, settings: Any, *, progress: Any = None) -> Result:
-        return import_dir(path, workspace, settings)
-
-    def import_to_data_dir(self, path: Path, out: Path, settings: Any) -> dict[str, int]:
-        return import_to_data_dir(path, out, settings)
+def _import(path: Path, workspace: Path, settings: Any, progress: Any = None) -> Result:
+    return import_dir(path, workspace, settings)
 
 
-CONNECTOR = HubSpotConnector()
+CONNECTOR = FunctionConnector(
+    SOURCE, "HubSpot: companies and owners (account names, CSMs, segments)", True, HubSpotSettings.load,
+    _import, lambda p, out, s: import_to_data_dir(p, out, s), sync)
+"""``csmetrics sync|import hubspot``."""
 
 __all__ = ["CONNECTOR", "HubSpotSettings", "Result", "import_dir", "import_to_data_dir", "sync", "token"]

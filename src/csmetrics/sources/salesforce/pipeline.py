@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from csmetrics.config import Config
-from csmetrics.io.validate import lit, q
 from csmetrics.schema.errors import DataError, UsageError
+from csmetrics.sources import FunctionConnector
 from csmetrics.sources.salesforce.extract import API_VERSION, Credentials, SyncOptions, extract
 from csmetrics.sources.salesforce.map import MAPPED, MapSettings, column_name, deleted_accounts, map_tables
 from csmetrics.sources.salesforce.objects import read_dir
@@ -21,11 +21,9 @@ from csmetrics.sources.workspace import (
     Landing,
     RawObject,
     Result,
-    build_raw_all,
-    count_rows,
     land_objects,
+    objects_to_data_dir,
     open_landing,
-    stage,
 )
 
 SOURCE = "salesforce"
@@ -119,20 +117,8 @@ def import_to_data_dir(directory: str | Path, out: str | Path,
     """Map ``directory/accounts.json`` to ``out/accounts.csv`` (for ``csmetrics ingest``)."""
     settings = settings or SalesforceSettings()
     objects = read_dir(Path(directory), settings.map.wanted)
-    out = Path(out)
-    land = open_landing(out / ".no-workspace.duckdb", SOURCE, settings.base, authority=True)
-    try:
-        stage(land, objects)
-        build_raw_all(land)
-        mapped = map_tables(land.con, "raw_all", settings.map)
-        out.mkdir(parents=True, exist_ok=True)
-        counts = {}
-        for table, temp in mapped.items():
-            land.con.execute(f"COPY {q(temp)} TO {lit(str(out / (table + '.csv')))} (HEADER, DELIMITER ',')")
-            counts[table] = count_rows(land, temp)
-        return counts
-    finally:
-        land.close()
+    return objects_to_data_dir(objects, Path(out), SOURCE, settings.base,
+                               lambda con, raw: map_tables(con, raw, settings.map), authority=True)
 
 
 def credentials(settings: SalesforceSettings, api_base: str | None = None) -> Credentials:
@@ -184,28 +170,13 @@ def sync(workspace: str | Path, settings: SalesforceSettings | None = None, api_
     return result
 
 
-class SalesforceConnector:
-    """``csmetrics sync|import salesforce`` (docs/crm.md)."""
-
-    name = SOURCE
-    title = "Salesforce: Accounts with their owners (account names, CSMs, segments)"
-    authority = True
-    can_sync = True
-
-    def load_settings(self, config: Path | None) -> SalesforceSettings:
-        return SalesforceSettings.load(config)
-
-    def sync(self, workspace: Path, settings: Any, *, api_base: str | None, full: bool,
-             progress: Any = None) -> Result:
-        return sync(workspace, settings, api_base=api_base, full=full, progress=progress)
-
-    def import_path(self, path: Path, workspace: Path, settings: Any, *, progress: Any = None) -> Result:
-        return import_dir(path, workspace, settings)
-
-    def import_to_data_dir(self, path: Path, out: Path, settings: Any) -> dict[str, int]:
-        return import_to_data_dir(path, out, settings)
+def _import(path: Path, workspace: Path, settings: Any, progress: Any = None) -> Result:
+    return import_dir(path, workspace, settings)
 
 
-CONNECTOR = SalesforceConnector()
+CONNECTOR = FunctionConnector(
+    SOURCE, "Salesforce: Accounts with their owners (account names, CSMs, segments)", True, SalesforceSettings.load,
+    _import, lambda p, out, s: import_to_data_dir(p, out, s), sync)
+"""``csmetrics sync|import salesforce``."""
 
 __all__ = ["CONNECTOR", "Result", "SalesforceSettings", "credentials", "import_dir", "import_to_data_dir", "sync"]

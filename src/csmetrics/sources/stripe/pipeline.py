@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from csmetrics.config import Config
-from csmetrics.io.validate import lit, q
 from csmetrics.schema.errors import DataError, UsageError
-from csmetrics.sources import SourceError
+from csmetrics.sources import FunctionConnector, SourceError
 from csmetrics.sources.settings import DEFAULT_MAX_AGE_DAYS, read_section
 from csmetrics.sources.stripe.extract import SyncOptions, extract
 from csmetrics.sources.stripe.map import MapSettings, map_tables, unmatched_charges
@@ -21,12 +20,11 @@ from csmetrics.sources.workspace import (
     Landing,
     RawObject,
     Result,
-    build_raw_all,
     count_rows,
     land_objects,
     matched_accounts,
+    objects_to_data_dir,
     open_landing,
-    stage,
 )
 
 SOURCE = "stripe"
@@ -104,20 +102,8 @@ def import_to_data_dir(directory: str | Path, out: str | Path,
     """Map a directory of Stripe JSON files to contract CSV files in ``out`` (for ``csmetrics ingest``)."""
     settings = settings or StripeSettings()
     objects = read_dir(Path(directory))
-    out = Path(out)
-    land = open_landing(out / ".no-workspace.duckdb", SOURCE, settings.base)
-    try:
-        stage(land, objects)
-        build_raw_all(land)
-        mapped = map_tables(land.con, "raw_all", settings.map)
-        out.mkdir(parents=True, exist_ok=True)
-        counts = {}
-        for table, temp in mapped.items():
-            land.con.execute(f"COPY {q(temp)} TO {lit(str(out / (table + '.csv')))} (HEADER, DELIMITER ',')")
-            counts[table] = count_rows(land, temp)
-        return counts
-    finally:
-        land.close()
+    return objects_to_data_dir(objects, Path(out), SOURCE, settings.base,
+                               lambda con, raw: map_tables(con, raw, settings.map), authority=False)
 
 
 def api_key(settings: StripeSettings) -> str:
@@ -153,28 +139,13 @@ def sync(workspace: str | Path, settings: StripeSettings | None = None, api_base
     return result
 
 
-class StripeConnector:
-    """``csmetrics sync|import stripe`` (docs/stripe.md)."""
-
-    name = SOURCE
-    title = "Stripe: customers, subscriptions, invoices, charges (MRR)"
-    authority = False
-    can_sync = True
-
-    def load_settings(self, config: Path | None) -> StripeSettings:
-        return StripeSettings.load(config)
-
-    def sync(self, workspace: Path, settings: Any, *, api_base: str | None, full: bool,
-             progress: Any = None) -> Result:
-        return sync(workspace, settings, api_base=api_base, full=full, progress=progress)
-
-    def import_path(self, path: Path, workspace: Path, settings: Any, *, progress: Any = None) -> Result:
-        return import_dir(path, workspace, settings)
-
-    def import_to_data_dir(self, path: Path, out: Path, settings: Any) -> dict[str, int]:
-        return import_to_data_dir(path, out, settings)
+def _import(path: Path, workspace: Path, settings: Any, progress: Any = None) -> Result:
+    return import_dir(path, workspace, settings)
 
 
-CONNECTOR = StripeConnector()
+CONNECTOR = FunctionConnector(
+    SOURCE, "Stripe: customers, subscriptions, invoices, charges (MRR)", False, StripeSettings.load,
+    _import, lambda p, out, s: import_to_data_dir(p, out, s), sync)
+"""``csmetrics sync|import stripe``."""
 
 __all__ = ["CONNECTOR", "Result", "StripeSettings", "api_key", "import_dir", "import_to_data_dir", "sync"]

@@ -12,16 +12,15 @@ from typing import Any
 from csmetrics.config import Config
 from csmetrics.io.validate import lit, q
 from csmetrics.schema.errors import DataError, UsageError
+from csmetrics.sources import FunctionConnector
 from csmetrics.sources.settings import DEFAULT_MAX_AGE_DAYS, read_section
 from csmetrics.sources.workspace import (
     Landing,
     RawObject,
     Result,
-    build_raw_all,
-    count_rows,
     land_objects,
+    objects_to_data_dir,
     open_landing,
-    stage,
 )
 from csmetrics.sources.zendesk.extract import SyncOptions, extract
 from csmetrics.sources.zendesk.map import MapSettings, left_out, map_tables
@@ -141,20 +140,8 @@ def import_to_data_dir(directory: str | Path, out: str | Path,
     """Map a directory of Zendesk JSON files to contract CSV files in ``out`` (for ``csmetrics ingest``)."""
     settings = settings or ZendeskSettings()
     objects = read_dir(Path(directory))
-    out = Path(out)
-    land = open_landing(out / ".no-workspace.duckdb", SOURCE, settings.base)
-    try:
-        stage(land, objects)
-        build_raw_all(land)
-        mapped = map_tables(land.con, "raw_all", settings.map(land.config))
-        out.mkdir(parents=True, exist_ok=True)
-        counts = {}
-        for table, temp in mapped.items():
-            land.con.execute(f"COPY {q(temp)} TO {lit(str(out / (table + '.csv')))} (HEADER, DELIMITER ',')")
-            counts[table] = count_rows(land, temp)
-        return counts
-    finally:
-        land.close()
+    return objects_to_data_dir(objects, Path(out), SOURCE, settings.base,
+                               lambda con, raw: map_tables(con, raw, settings.map(settings.base)), authority=False)
 
 
 def credentials() -> tuple[str, str]:
@@ -204,29 +191,10 @@ def sync(workspace: str | Path, settings: ZendeskSettings | None = None, api_bas
     return result
 
 
-class ZendeskConnector:
-    """``csmetrics sync|import zendesk`` (docs/zendesk.md)."""
+CONNECTOR = FunctionConnector(
+    SOURCE, "Zendesk: organizations, tickets, ticket metrics, CSAT ratings", False, ZendeskSettings.load,
+    import_dir, lambda p, out, s: import_to_data_dir(p, out, s), sync)
+"""``csmetrics sync|import zendesk``."""
 
-    name = SOURCE
-    title = "Zendesk: organizations, tickets, ticket metrics, CSAT ratings"
-    authority = False
-    can_sync = True
-
-    def load_settings(self, config: Path | None) -> ZendeskSettings:
-        return ZendeskSettings.load(config)
-
-    def sync(self, workspace: Path, settings: Any, *, api_base: str | None, full: bool,
-             progress: Any = None) -> Result:
-        return sync(workspace, settings, api_base=api_base, full=full, progress=progress)
-
-    def import_path(self, path: Path, workspace: Path, settings: Any, *, progress: Any = None) -> Result:
-        return import_dir(path, workspace, settings, progress)
-
-    def import_to_data_dir(self, path: Path, out: Path, settings: Any) -> dict[str, int]:
-        return import_to_data_dir(path, out, settings)
-
-
-CONNECTOR = ZendeskConnector()
-
-__all__ = ["CONNECTOR", "EMAIL_ENV", "SUBDOMAIN_ENV", "TOKEN_ENV", "ZendeskConnector", "ZendeskSettings",
+__all__ = ["CONNECTOR", "EMAIL_ENV", "SUBDOMAIN_ENV", "TOKEN_ENV", "ZendeskSettings",
            "base_url", "credentials", "import_dir", "import_to_data_dir", "sync", "unmatched_examples"]
