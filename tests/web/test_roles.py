@@ -258,6 +258,10 @@ EXPECTED: dict[tuple[str, str], Case] = {
     ("POST", "/alerts/{alert_id}/snooze"): Case("/alerts/0123456789abcdef/snooze", public(403),
                                                 form={"until": "2026-07-01"}),
     ("GET", "/api/v1/jobs"): Case("/api/v1/jobs", admin_only()),
+    # Writes through the server (tests/web/test_schedule.py runs them for real): segment has no API, so even
+    # the admin's sync is a 400 naming the way to import it; evaluating alerts works for the admin only.
+    ("POST", "/api/v1/sync/{source}"): Case("/api/v1/sync/segment", admin_only(400)),
+    ("POST", "/api/v1/alerts/run"): Case("/api/v1/alerts/run", admin_only()),
 }
 
 

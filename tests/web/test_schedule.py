@@ -199,3 +199,43 @@ def test_serve_schedule_with_a_bad_schedule_exits_2_naming_the_key(empty_ws: Pat
     assert r.returncode == 2, r.stderr
     assert "bad.toml line 2, setting schedule.sync: 'every hour' is not a five-field crontab" in r.stderr
     assert "dashboard on" not in r.stderr
+
+
+def test_sync_and_alerts_go_through_the_server_holding_the_workspace(api: str, empty_ws: Path, tmp_path: Path,
+                                                                      fake: FakeStripe) -> None:
+    """`csmetrics sync SOURCE --server URL` and `alerts run --server URL`: the server is the single writer
+    (SPEC section 3); without --server the held workspace is exit 3, naming the way round."""
+    from typer.testing import CliRunner
+
+    from csmetrics.cli.main import app as cli
+
+    runner = CliRunner()
+    cfg = tmp_path / "csmetrics.toml"
+    cfg.write_text(f'[sources.stripe]\napi_base = "{api}"\n', encoding="utf-8")
+    with serving("--workspace", str(empty_ws), "--config", str(cfg), env={"STRIPE_API_KEY": KEY}) as server:
+        assert server.token is not None
+        env = {"CSMETRICS_TOKEN": server.token}
+        for args in (["sync", "stripe", "--workspace", str(empty_ws)], ["alerts", "run", "--workspace", str(empty_ws)]):
+            held = runner.invoke(cli, args)
+            assert held.exit_code == 3, held.output
+            assert "--server URL" in held.output and "in use by `csmetrics serve`" in held.output
+
+        done = runner.invoke(cli, ["sync", "stripe", "--server", server.base], env=env)
+        assert done.exit_code == 0, done.output
+        assert re.search(r"stripe: \d+ new or changed of \d+", done.stdout)
+        accounts = httpx.get(f"{server.base}/api/v1/accounts", headers={"Authorization": f"Bearer {server.token}"},
+                             timeout=60).json()
+        assert len([a for a in accounts if a["account_id"].startswith("cus_")]) == CUSTOMERS  # served at once
+        again = runner.invoke(cli, ["sync", "stripe", "--server", server.base], env=env)
+        assert again.exit_code == 0 and "stripe: nothing new" in again.stdout
+
+        fake.seen.clear()
+        fake.failures.append(Failure("/v1/customers", 401))
+        failed = runner.invoke(cli, ["sync", "stripe", "--server", server.base, "--full"], env=env)
+        assert failed.exit_code == 1 and "401" in failed.output  # the vendor's refusal, as `sync` says it
+
+        alerts = runner.invoke(cli, ["alerts", "run", "--server", server.base], env=env)
+        assert alerts.exit_code == 0, alerts.output
+        assert re.fullmatch(r"\d+ new alert\(s\); 0 sent, 0 to retry, 0 failed", alerts.stdout.strip())
+        for r in (done, again, failed, alerts):
+            assert KEY not in r.output and server.token not in r.output

@@ -102,15 +102,33 @@ def run_cmd(
     rules: RulesOpt = None,
     no_deliver: Annotated[bool, typer.Option("--no-deliver", help="Record the new alerts, send nothing yet.")] = False,
     fmt: FormatOpt = "table",
+    server: Annotated[str | None, typer.Option(
+        "--server", show_default=False,
+        help="URL of the `csmetrics serve` holding the workspace: it evaluates and delivers, as of its last "
+             "data day (admin token in the environment variable CSMETRICS_TOKEN).")] = None,
 ) -> None:
     """Evaluate the rules as of a day, record the new alerts, deliver them; print the new ones."""
     from csmetrics.alerts import deliver, evaluate
 
     _check_format(fmt)
+    if server is not None:
+        if as_of is not None or rules is not None or no_deliver:
+            raise UsageError("with --server the server evaluates with its own rules as of its last data day: "
+                             "drop --as-of, --rules and --no-deliver")
+        from csmetrics.web.client import ServerClient
+
+        console.print(ServerClient(server).run_alerts()["summary"], highlight=False)
+        return
+    from csmetrics.io.lock import through_server
+    from csmetrics.schema.errors import WorkspaceInUse
+
     ws = _workspace(workspace)
     day = parse_date(as_of, "--as-of") if as_of else None
-    new = evaluate(ws, day, rules)
-    report = None if no_deliver else deliver(ws, rules)
+    try:
+        new = evaluate(ws, day, rules)
+        report = None if no_deliver else deliver(ws, rules)
+    except WorkspaceInUse as exc:
+        raise through_server(exc, "csmetrics alerts run") from None
     if fmt == "json":
         print_json([a.to_dict() for a in new])
     elif new:

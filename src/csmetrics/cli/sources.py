@@ -98,20 +98,42 @@ def sync_cmd(
                                                  show_default=False)] = None,
     full: Annotated[bool, typer.Option("--full", help="Re-list every object instead of what is new.")] = False,
     config: ConfigOpt = None,
+    server: Annotated[str | None, typer.Option(
+        "--server", show_default=False,
+        help="URL of the `csmetrics serve` holding the workspace: it syncs with its own credentials and "
+             "settings (admin token in the environment variable CSMETRICS_TOKEN).")] = None,
 ) -> None:
     """Pull new and changed objects through the vendor's API, map them and upsert them into the workspace.
 
     Credentials come only from environment variables (STRIPE_API_KEY, HUBSPOT_TOKEN,
     ZENDESK_EMAIL + ZENDESK_API_TOKEN, SALESFORCE_*; names set in \\[sources.NAME] of
     csmetrics.toml). All-or-nothing: a failure leaves the workspace as it was. A second
-    sync with nothing new changes nothing. See docs/sources.md.
+    sync with nothing new changes nothing. While `csmetrics serve` holds the workspace,
+    --server URL makes the server sync (docs/api.md). See docs/sources.md.
     """
+    if server is not None:
+        if api_base is not None or config is not None:
+            raise UsageError("with --server the server syncs with its own settings: drop --api-base and --config")
+        from csmetrics.web.client import ServerClient
+
+        with console.status(f"syncing {source} through {server}..."):
+            done = ServerClient(server).sync(source, full)
+        console.print(done["summary"], highlight=False)
+        if done.get("alerts"):
+            err.print(f"alerts: {done['alerts']}", highlight=False)
+        return
     conn = _connector(source)
     if not conn.can_sync:
         raise UsageError(f"{source} has no API to sync from: use `csmetrics import {source} PATH`")
     settings = conn.load_settings(config)
-    with _bars("objects") as progress:
-        result = conn.sync(workspace, settings, api_base=api_base, full=full, progress=progress)
+    from csmetrics.io.lock import through_server
+    from csmetrics.schema.errors import WorkspaceInUse
+
+    try:
+        with _bars("objects") as progress:
+            result = conn.sync(workspace, settings, api_base=api_base, full=full, progress=progress)
+    except WorkspaceInUse as exc:
+        raise through_server(exc, f"csmetrics sync {source}") from None
     _summary(f"synced {source} into {workspace} in {result.seconds:.1f} s ({result.requests} list calls)", conn,
              result)
     if result.changed:

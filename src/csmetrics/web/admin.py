@@ -158,6 +158,53 @@ def get_audit(
         return [e.to_dict() for e in audit.read(store.writer, limit, action, actor)]
 
 
+class RunOut(BaseModel):
+    summary: str = Field(description="What the run did, in one line (as `csmetrics sync` / `alerts run` say).")
+    alerts: str | None = Field(None, description="After a sync: the alerts evaluated (null when no alerts.toml "
+                                                 "is set up).")
+
+
+@router.post("/sync/{source}", response_model=RunOut, dependencies=[Admin], responses={
+    400: {"model": Error, "description": "Unknown source, a source with no API, missing credentials, bad settings"},
+    502: {"model": Error, "description": "The vendor's API failed (network, 401, 5xx after retries); nothing "
+                                         "was written"}})
+def post_sync(request: Request, source: str,
+              full: Annotated[bool, Query(description="Re-list every object instead of what is new.")] = False
+              ) -> dict[str, Any]:
+    """Sync a source into the served workspace, exactly as `csmetrics sync SOURCE` would: credentials from
+    the server's environment, settings from its csmetrics.toml (`serve --config`). Requests wait meanwhile;
+    pages show the new data at once. Then alerts are evaluated when an alerts.toml is set up."""
+    from csmetrics.sources import SourceError
+    from csmetrics.web.schedule import sync_one
+
+    store = _store(request)
+    actor, role = _actor(request)
+    target = _SAFE.sub("?", source)[:40]
+    try:
+        summary = sync_one(store, source, getattr(request.app.state, "sources_config", None), full)
+    except SourceError as exc:
+        store.log("sync", f"fail: {exc}"[:300], actor, role, target, client_ip(request))
+        raise HTTPException(502, str(exc)) from None
+    except CsmetricsError as exc:
+        store.log("sync", f"fail: {exc}"[:300], actor, role, target, client_ip(request))
+        raise
+    store.log("sync", "ok", actor, role, target, client_ip(request))
+    return {"summary": summary, "alerts": _alerts_after(store)}
+
+
+@router.post("/alerts/run", response_model=RunOut, dependencies=[Admin])
+def post_alerts_run(request: Request) -> dict[str, Any]:
+    """Evaluate the alert rules on the served workspace and deliver the outbox (`csmetrics alerts run`), as
+    of the last data day."""
+    from csmetrics.web.schedule import evaluate_alerts
+
+    store = _store(request)
+    actor, role = _actor(request)
+    summary = evaluate_alerts(store)
+    store.log("alerts.run", "ok", actor, role, None, client_ip(request))
+    return {"summary": summary}
+
+
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 

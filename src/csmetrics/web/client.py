@@ -65,6 +65,10 @@ class ServerClient:
         if r.status_code == 403:
             raise UsageError(f"the server at {self.base} needs an admin token for this ({TOKEN_ENV} holds a "
                              "token of another role)")
+        if r.status_code == 502:  # the vendor's API failed on the server: exit 1 as `csmetrics sync` would
+            from csmetrics.sources import SourceError
+
+            raise SourceError(f"the server at {self.base} could not sync: {detail}")
         if r.status_code == 429:
             raise UsageError(f"the server at {self.base} refused: {detail or 'too many failed sign-ins'}")
         raise UsageError(f"the server at {self.base} refused: {r.status_code} {detail}".rstrip())
@@ -74,6 +78,12 @@ class ServerClient:
 
     def list_tokens(self) -> list[dict[str, Any]]:
         return self._call("GET", "/tokens")  # type: ignore[no-any-return]
+
+    def sync(self, source: str, full: bool) -> dict[str, Any]:
+        return self._call("POST", f"/sync/{source}", params={"full": str(full).lower()})  # type: ignore[no-any-return]
+
+    def run_alerts(self) -> dict[str, Any]:
+        return self._call("POST", "/alerts/run")  # type: ignore[no-any-return]
 
     def revoke_token(self, token_id: str) -> dict[str, Any]:
         return self._call("DELETE", f"/tokens/{token_id}")  # type: ignore[no-any-return]

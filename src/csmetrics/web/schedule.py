@@ -52,7 +52,7 @@ import duckdb
 from fastapi import FastAPI
 
 from csmetrics import clock
-from csmetrics.schema.errors import DataError, Defect
+from csmetrics.schema.errors import DataError, Defect, UsageError
 from csmetrics.sources.settings import DEFAULT_CONFIG, section_lines
 from csmetrics.web.store import Store
 
@@ -199,19 +199,25 @@ def sync_sources(store: Store, settings: ScheduleSettings) -> str:
     """
     from csmetrics.sources import available, connector
 
-    done = []
-    for name in settings.sources:
-        if name not in available():
-            continue
-        conn = connector(name)
-        if not conn.can_sync:
-            continue
-        src_settings = conn.load_settings(settings.config)
-        with paused(store) as ws:
-            result = conn.sync(ws, src_settings, api_base=None, full=False)
-        done.append(f"{name}: {result.raw_changed:,} new or changed of {result.objects:,}"
-                    if result.changed else f"{name}: nothing new")
+    done = [sync_one(store, name, settings.config)
+            for name in settings.sources if name in available() and connector(name).can_sync]
     return "; ".join(done) if done else "no source with an API is configured"
+
+
+def sync_one(store: Store, name: str, config: Path | None, full: bool = False) -> str:
+    """Sync source ``name`` into the served workspace (the store paused meanwhile, pages waiting; the
+    cache dropped and warmed again after); a one-line summary. Credentials come from the server's
+    environment and settings from ``config``, exactly as ``csmetrics sync`` reads them."""
+    from csmetrics.sources import connector
+
+    conn = connector(name)
+    if not conn.can_sync:
+        raise UsageError(f"{name} has no API to sync from: use `csmetrics import {name} PATH`")
+    src_settings = conn.load_settings(config)
+    with paused(store) as ws:
+        result = conn.sync(ws, src_settings, api_base=None, full=full)
+    return (f"{name}: {result.raw_changed:,} new or changed of {result.objects:,}" if result.changed
+            else f"{name}: nothing new")
 
 
 def evaluate_alerts(store: Store) -> str:
