@@ -463,6 +463,25 @@ def finish(land: Landing, mapped: dict[str, str], *, objects: int, raw_changed: 
     return Result(True, objects, raw_changed, counts, matched, unmatched, requests=requests)
 
 
+def stored_cursors(land: Landing) -> dict[str, str]:
+    """The sync cursors the source stored at its last landing (``cursor:<name>`` state entries)."""
+    return {k.removeprefix("cursor:"): v for k, v in land.state.items() if k.startswith("cursor:")}
+
+
+def landed(workspace: str | Path, source: str, config: Config, run: Callable[[Landing], Result],
+           authority: bool = False) -> Result:
+    """``run(landing)`` on a landing of ``workspace`` opened for ``source`` and closed after, whatever
+    happens; the result's ``seconds`` cover the whole of it (reading or fetching included)."""
+    t0 = time.perf_counter()
+    land = open_landing(Path(workspace), source, config, authority=authority)
+    try:
+        result = run(land)
+    finally:
+        land.close()
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
 def objects_to_data_dir(objects: Iterable[RawObject], out: Path, source: str, config: Config, mapper: Mapper,
                         authority: bool = False) -> dict[str, int]:
     """Map ``objects`` and write each contract table as ``out/<table>.csv`` (``import --out``, for
@@ -518,5 +537,5 @@ def now_iso() -> str:
 
 
 __all__ = ["STATE", "Landing", "Mapper", "RawObject", "Result", "build_raw_all", "commit", "contract_changes",
-           "count_rows", "finish", "land_objects", "matched_accounts", "now_iso", "objects_to_data_dir", "open_landing",
-           "raw_changes", "raw_table", "read_state", "stage"]
+           "count_rows", "finish", "land_objects", "landed", "matched_accounts", "now_iso", "objects_to_data_dir",
+           "open_landing", "raw_changes", "raw_table", "read_state", "stage", "stored_cursors"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +20,8 @@ from csmetrics.sources.workspace import (
     RawObject,
     Result,
     land_objects,
+    landed,
     objects_to_data_dir,
-    open_landing,
 )
 
 SOURCE = "hubspot"
@@ -99,15 +98,9 @@ def import_dir(directory: str | Path, workspace: str | Path, settings: HubSpotSe
     Objects are added to (or replace, by id) those already landed; all-or-nothing.
     """
     settings = settings or HubSpotSettings()
-    t0 = time.perf_counter()
-    objects = read_dir(Path(directory), settings.map.wanted)
-    land = open_landing(Path(workspace), SOURCE, settings.base, authority=True)
-    try:
-        result = _land(land, objects, settings, (), None)
-    finally:
-        land.close()
-    result.seconds = time.perf_counter() - t0
-    return result
+    return landed(workspace, SOURCE, settings.base,
+                  lambda land: _land(land, read_dir(Path(directory), settings.map.wanted), settings, (), None),
+                  authority=True)
 
 
 def import_to_data_dir(directory: str | Path, out: str | Path,
@@ -136,18 +129,15 @@ def sync(workspace: str | Path, settings: HubSpotSettings | None = None, api_bas
     to :class:`SyncOptions` (``sleep``, ``progress``, ``page_size``...).
     """
     settings = settings or HubSpotSettings()
-    t0 = time.perf_counter()
     opts = SyncOptions(token=token(settings), api_base=api_base or settings.api_base, wanted=settings.map.wanted,
                        timeout=settings.timeout, max_retries=settings.max_retries, max_wait=settings.max_wait,
                        **options)
-    got = extract(opts)
-    land = open_landing(Path(workspace), SOURCE, settings.base, authority=True)
-    try:
-        result = _land(land, got.objects, settings, ("companies", "owners"), {}, got.requests)
-    finally:
-        land.close()
-    result.seconds = time.perf_counter() - t0
-    return result
+
+    def run(land: Landing) -> Result:
+        got = extract(opts)
+        return _land(land, got.objects, settings, ("companies", "owners"), {}, got.requests)
+
+    return landed(workspace, SOURCE, settings.base, run, authority=True)
 
 
 def _import(path: Path, workspace: Path, settings: Any, progress: Any = None) -> Result:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +21,8 @@ from csmetrics.sources.workspace import (
     RawObject,
     Result,
     land_objects,
+    landed,
     objects_to_data_dir,
-    open_landing,
 )
 
 SOURCE = "salesforce"
@@ -101,15 +100,9 @@ def _land(land: Landing, objects: Iterable[RawObject], settings: SalesforceSetti
 def import_dir(directory: str | Path, workspace: str | Path, settings: SalesforceSettings | None = None) -> Result:
     """Read ``directory/accounts.json`` (docs/crm.md#salesforce-import), map and land it; all-or-nothing."""
     settings = settings or SalesforceSettings()
-    t0 = time.perf_counter()
-    objects = read_dir(Path(directory), settings.map.wanted)
-    land = open_landing(Path(workspace), SOURCE, settings.base, authority=True)
-    try:
-        result = _land(land, objects, settings, (), None)
-    finally:
-        land.close()
-    result.seconds = time.perf_counter() - t0
-    return result
+    return landed(workspace, SOURCE, settings.base,
+                  lambda land: _land(land, read_dir(Path(directory), settings.map.wanted), settings, (), None),
+                  authority=True)
 
 
 def import_to_data_dir(directory: str | Path, out: str | Path,
@@ -153,21 +146,18 @@ def sync(workspace: str | Path, settings: SalesforceSettings | None = None, api_
     ``options`` go to :class:`SyncOptions` (``sleep``, ``progress``, ``session``...).
     """
     settings = settings or SalesforceSettings()
-    t0 = time.perf_counter()
     creds = credentials(settings, api_base)
-    land = open_landing(Path(workspace), SOURCE, settings.base, authority=True)
-    try:
+
+    def run(land: Landing) -> Result:
         cursor = None if full else land.state.get("cursor:SystemModstamp")
         opts = SyncOptions(credentials=creds, wanted=settings.map.wanted, cursor=cursor,
                            api_version=settings.api_version, timeout=settings.timeout,
                            max_retries=settings.max_retries, max_wait=settings.max_wait, **options)
         got = extract(opts)
         cursors = {"SystemModstamp": got.cursor} if got.cursor else {}
-        result = _land(land, got.objects, settings, ("accounts",) if got.full else (), cursors, got.requests)
-    finally:
-        land.close()
-    result.seconds = time.perf_counter() - t0
-    return result
+        return _land(land, got.objects, settings, ("accounts",) if got.full else (), cursors, got.requests)
+
+    return landed(workspace, SOURCE, settings.base, run, authority=True)
 
 
 def _import(path: Path, workspace: Path, settings: Any, progress: Any = None) -> Result:

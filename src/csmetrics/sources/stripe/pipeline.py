@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 
 from csmetrics.config import Config
 from csmetrics.schema.errors import DataError, UsageError
-from csmetrics.sources import FunctionConnector, SourceError
+from csmetrics.sources import FunctionConnector
 from csmetrics.sources.settings import DEFAULT_MAX_AGE_DAYS, read_section
 from csmetrics.sources.stripe.extract import SyncOptions, extract
 from csmetrics.sources.stripe.map import MapSettings, map_tables, unmatched_charges
@@ -22,9 +21,10 @@ from csmetrics.sources.workspace import (
     Result,
     count_rows,
     land_objects,
+    landed,
     matched_accounts,
     objects_to_data_dir,
-    open_landing,
+    stored_cursors,
 )
 
 SOURCE = "stripe"
@@ -89,12 +89,8 @@ def import_dir(directory: str | Path, workspace: str | Path, settings: StripeSet
     Objects are added to (or replace, by id) those already landed; all-or-nothing.
     """
     settings = settings or StripeSettings()
-    objects = read_dir(Path(directory))
-    land = open_landing(Path(workspace), SOURCE, settings.base)
-    try:
-        return _land(land, objects, settings, (), None)
-    finally:
-        land.close()
+    return landed(workspace, SOURCE, settings.base,
+                  lambda land: _land(land, read_dir(Path(directory)), settings, (), None))
 
 
 def import_to_data_dir(directory: str | Path, out: str | Path,
@@ -122,21 +118,15 @@ def sync(workspace: str | Path, settings: StripeSettings | None = None, api_base
     ``options`` go to :class:`SyncOptions` (``sleep``, ``progress``, ``page_size``...).
     """
     settings = settings or StripeSettings()
-    t0 = time.perf_counter()
     opts = SyncOptions(api_key=api_key(settings), api_base=api_base or settings.api_base, full=full,
                        timeout=settings.timeout, max_retries=settings.max_retries, max_wait=settings.max_wait,
                        **options)
-    land = open_landing(Path(workspace), SOURCE, settings.base)
-    try:
-        cursors = {k.removeprefix("cursor:"): v for k, v in land.state.items() if k.startswith("cursor:")}
-        got = extract(opts, {} if full else cursors)
-        result = _land(land, got.objects, settings, got.replace_types, got.cursors, got.requests)
-    except SourceError:
-        raise
-    finally:
-        land.close()
-    result.seconds = time.perf_counter() - t0
-    return result
+
+    def run(land: Landing) -> Result:
+        got = extract(opts, {} if full else stored_cursors(land))
+        return _land(land, got.objects, settings, got.replace_types, got.cursors, got.requests)
+
+    return landed(workspace, SOURCE, settings.base, run)
 
 
 def _import(path: Path, workspace: Path, settings: Any, progress: Any = None) -> Result:

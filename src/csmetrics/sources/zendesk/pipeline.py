@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +18,9 @@ from csmetrics.sources.workspace import (
     RawObject,
     Result,
     land_objects,
+    landed,
     objects_to_data_dir,
-    open_landing,
+    stored_cursors,
 )
 from csmetrics.sources.zendesk.extract import SyncOptions, extract
 from csmetrics.sources.zendesk.map import MapSettings, left_out, map_tables
@@ -127,12 +127,8 @@ def import_dir(directory: str | Path, workspace: str | Path, settings: ZendeskSe
     Objects are added to (or replace, by id) those already landed; all-or-nothing.
     """
     settings = settings or ZendeskSettings()
-    objects = read_dir(Path(directory), progress)
-    land = open_landing(Path(workspace), SOURCE, settings.base)
-    try:
-        return _land(land, objects, settings, (), None)
-    finally:
-        land.close()
+    return landed(workspace, SOURCE, settings.base,
+                  lambda land: _land(land, read_dir(Path(directory), progress), settings, (), None))
 
 
 def import_to_data_dir(directory: str | Path, out: str | Path,
@@ -174,21 +170,17 @@ def sync(workspace: str | Path, settings: ZendeskSettings | None = None, api_bas
     ``options`` go to :class:`SyncOptions` (``sleep``, ``progress``, ``page_size``...).
     """
     settings = settings or ZendeskSettings()
-    t0 = time.perf_counter()
     base = base_url(settings, api_base)
     email, token = credentials()
     opts = SyncOptions(email=email, token=token, api_base=base, full=full, start_time=settings.start_time,
                        timeout=settings.timeout, max_retries=settings.max_retries, max_wait=settings.max_wait,
                        **options)
-    land = open_landing(Path(workspace), SOURCE, settings.base)
-    try:
-        cursors = {k.removeprefix("cursor:"): v for k, v in land.state.items() if k.startswith("cursor:")}
-        got = extract(opts, cursors)
-        result = _land(land, got.objects, settings, got.replace_types, got.cursors, got.requests)
-    finally:
-        land.close()
-    result.seconds = time.perf_counter() - t0
-    return result
+
+    def run(land: Landing) -> Result:
+        got = extract(opts, stored_cursors(land))
+        return _land(land, got.objects, settings, got.replace_types, got.cursors, got.requests)
+
+    return landed(workspace, SOURCE, settings.base, run)
 
 
 CONNECTOR = FunctionConnector(
