@@ -18,40 +18,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from csmetrics.schema.errors import DataError, Defect
+from csmetrics.sources.jsonfiles import MAX_DEFECTS, ObjectDefect, canonical
 from csmetrics.sources.workspace import RawObject
 
 OBJECT_TYPES = ("companies", "owners")
 """File / raw type names, in the order they are read and fetched."""
 
 REQUIRED_FILES = ("companies",)
-MAX_DEFECTS = 50
 
 
-@dataclass(frozen=True)
-class ObjectDefect(Defect):
-    """A defect in a JSON file: ``unit`` is ``line`` (JSON lines) or ``object`` (index in a page's results)."""
-
-    unit: str = "line"
-
-    def __str__(self) -> str:
-        """``companies.json object 3, field properties.createdate: 'soon' is not a timestamp...``."""
-        where = self.file
-        if self.row is not None:
-            where += f" {self.unit} {self.row}"
-        if self.column is not None:
-            where += f", field {self.column}"
-        if self.value is None:
-            return f"{where}: {self.expected}"
-        return f"{where}: {self.value!r} {self.expected}"
-
-
-def canonical(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def parse_time(value: Any) -> dt.datetime | None:

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from csmetrics.schema.errors import DataError, Defect
-from csmetrics.sources.hubspot.objects import ObjectDefect, canonical, parse_time
+from csmetrics.sources.hubspot.objects import parse_time
+from csmetrics.sources.jsonfiles import MAX_DEFECTS, ObjectDefect, canonical
 from csmetrics.sources.workspace import RawObject
 
-MAX_DEFECTS = 50
 _SHAPE = ("expected a query response {\"totalSize\": ..., \"done\": ..., \"records\": [...]}, several responses "
           "as JSON lines, or one record per line")
 

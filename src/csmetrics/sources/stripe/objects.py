@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from csmetrics.schema.errors import DataError, Defect
+from csmetrics.sources.jsonfiles import MAX_DEFECTS, ObjectDefect, canonical
 from csmetrics.sources.workspace import RawObject
 
 OBJECT_TYPES: dict[str, str] = {
@@ -40,29 +40,8 @@ ZERO_DECIMAL = frozenset(
 THREE_DECIMAL = frozenset(["BHD", "JOD", "KWD", "OMR", "TND"])
 """Stripe's three-decimal currencies: amounts are thousandths."""
 
-MAX_DEFECTS = 50
 
 
-@dataclass(frozen=True)
-class ObjectDefect(Defect):
-    """A defect in a JSON file: ``unit`` is ``line`` (JSON lines) or ``object`` (index in a list object)."""
-
-    unit: str = "line"
-
-    def __str__(self) -> str:
-        """``invoices.json line 3, field lines.data[0].period.start: 'x' is not an integer``."""
-        where = self.file
-        if self.row is not None:
-            where += f" {self.unit} {self.row}"
-        if self.column is not None:
-            where += f", field {self.column}"
-        if self.value is None:
-            return f"{where}: {self.expected}"
-        return f"{where}: {self.value!r} {self.expected}"
-
-
-def canonical(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 # -- shape checks ------------------------------------------------------------

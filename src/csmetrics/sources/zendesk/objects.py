@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from csmetrics.schema.errors import DataError, Defect
+from csmetrics.sources.jsonfiles import MAX_DEFECTS, canonical
 from csmetrics.sources.workspace import RawObject
 
 KINDS = ("organizations", "tickets", "ticket_metrics", "satisfaction_ratings")
@@ -35,7 +36,6 @@ KINDS = ("organizations", "tickets", "ticket_metrics", "satisfaction_ratings")
 SCORES = ("good", "bad", "offered", "unoffered")
 """``score`` of a satisfaction rating (developer.zendesk.com, Satisfaction Ratings, JSON format)."""
 
-MAX_DEFECTS = 50
 
 Check = Callable[[Any], bool]
 _DESC: dict[Check, str] = {}
@@ -113,9 +113,6 @@ def object_problems(kind: str, obj: Any) -> Iterator[tuple[str, Any, str]]:
             shown = value if isinstance(value, str | int | float | bool) or value is None else type(value).__name__
             yield path, shown, _DESC[check]
 
-
-def canonical(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def to_raw(kind: str, obj: dict[str, Any]) -> RawObject:
