@@ -120,7 +120,8 @@ def test_churn_is_a_contraction_to_zero(tmp_path: Path) -> None:
                                                       only=["mrr_contraction"])}
     assert found["A5"].reason == ("MRR down 500.00 USD in 2026-07 (churned): 500.00 on 2026-06-30 -> "
                                   "0.00 on 2026-07-05")
-    assert found["A5"].mrr == 0.0
+    assert found["A5"].mrr == 500.0  # at stake: the MRR it had, what a win-back recovers (it has 0 now)
+    assert found["A5"].details["mrr_now"] == 0.0
 
 
 @pytest.mark.parametrize("rule", ["health_worsens", "score_drop", "nps_detractor", "csat_negative", "usage_drop",

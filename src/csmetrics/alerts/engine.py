@@ -189,6 +189,7 @@ def evaluate(target: Target, as_of: dt.date | None = None, rules: str | Path | A
             if snoozed is not None and today < snoozed:
                 continue
             name, csm, mrr = info.get(f.account_id, (f.account_id, None, 0.0))
+            mrr = float(f.details.get("mrr_at_stake", mrr))  # a rule may name another amount (a churn's lost MRR)
             a = Alert(store.alert_id(key), key, rule.name, rule.kind, f.account_id, name, csm, rule.severity,
                       f.reason, mrr, settings.link(f.account_id), f.event, day, now, f.details)
             new.append(a)

@@ -266,8 +266,10 @@ def mrr_contraction(ctx: Context, rule: Rule) -> list[Finding]:
         what = "churned" if m1 <= 0 else "contraction"
         reason = (f"MRR down {m0 - m1:,.2f} {cur} in {month} ({what}): {m0:,.2f} on {start.isoformat()} -> "
                   f"{m1:,.2f} on {ctx.as_of.isoformat()}")
-        out.append(Finding(str(row.account_id), month, reason,
-                           {"mrr_before": m0, "mrr_now": m1, "lost": round(m0 - m1, 2), "movement": what}))
+        details: dict[str, Any] = {"mrr_before": m0, "mrr_now": m1, "lost": round(m0 - m1, 2), "movement": what}
+        if m1 <= 0:  # a churned account has no MRR left: what is at stake is what a win-back would recover
+            details["mrr_at_stake"] = m0
+        out.append(Finding(str(row.account_id), month, reason, details))
     return out
 
 
