@@ -4,10 +4,12 @@ the defect that names a JSON file's line (JSON lines) or object index (a page's 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from csmetrics.schema.errors import Defect
+from csmetrics.schema.errors import DataError, Defect
 
 MAX_DEFECTS = 50
 """Defects reported per import before the reader stops looking."""
@@ -36,4 +38,46 @@ def canonical(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-__all__ = ["MAX_DEFECTS", "ObjectDefect", "canonical"]
+def page_records(path: Path, list_key: str, unit: str, not_a_page: str, shape: str
+                 ) -> Iterator[tuple[int, str, Any]]:
+    """(position, unit, object) of a file holding one API page (its ``list_key`` list, by index) or JSON
+    lines (each line's object, or a line holding a page: its list by index); DataError on bad JSON.
+
+    ``unit`` names a list position (``object``, ``record``); ``not_a_page`` and ``shape`` (the shapes
+    accepted) make the messages: ``companies.json line 3: is not valid JSON: ... (<shape>)``.
+    """
+    text = path.read_text(encoding="utf-8")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as whole_error:
+        error = whole_error
+    else:
+        if isinstance(doc, dict) and isinstance(doc.get(list_key), list):
+            for i, obj in enumerate(doc[list_key]):
+                yield i, unit, obj
+            return
+        if isinstance(doc, dict):
+            yield 1, "line", doc  # a file of one object
+            return
+        raise DataError([ObjectDefect(path.name, None, None, None, f"{not_a_page} ({shape})")])
+    lines = text.splitlines()
+    if lines and lines[0].strip() in ("{", "["):
+        raise DataError([ObjectDefect(path.name, error.lineno, None, None,
+                                      f"is not valid JSON: {error.msg} at column {error.colno} ({shape})")])
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError([ObjectDefect(path.name, lineno, None, None,
+                                          f"is not valid JSON: {exc.msg} at column {exc.colno} ({shape})")]
+                            ) from None
+        if isinstance(obj, dict) and isinstance(obj.get(list_key), list):
+            for i, inner in enumerate(obj[list_key]):
+                yield i, f"line {lineno} {unit}", inner
+            continue
+        yield lineno, "line", obj
+
+
+__all__ = ["MAX_DEFECTS", "ObjectDefect", "canonical", "page_records"]

@@ -16,13 +16,12 @@ lines, or JSON lines of single objects.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from csmetrics.schema.errors import DataError, Defect
-from csmetrics.sources.jsonfiles import MAX_DEFECTS, ObjectDefect, canonical
+from csmetrics.sources.jsonfiles import MAX_DEFECTS, ObjectDefect, canonical, page_records
 from csmetrics.sources.workspace import RawObject
 
 OBJECT_TYPES = ("companies", "owners")
@@ -111,10 +110,6 @@ _SHAPE = ("expected HubSpot's page {\"results\": [...], \"paging\": ...}, severa
           "or one object per line")
 
 
-def _is_page(doc: Any) -> bool:
-    return isinstance(doc, dict) and isinstance(doc.get("results"), list)
-
-
 def records(path: Path) -> Iterator[tuple[int, str, Any]]:
     """(position, unit, object) of a page file or a JSON-lines file; raises DataError on bad JSON.
 
@@ -122,38 +117,7 @@ def records(path: Path) -> Iterator[tuple[int, str, Any]]:
     ``results`` by index (``object 0``...); JSON lines yield each line's object
     (``line 3``), or, for a line holding a page, its results by index.
     """
-    text = path.read_text(encoding="utf-8")
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as whole_error:
-        doc, error = None, whole_error
-    else:
-        if not _is_page(doc):
-            if isinstance(doc, dict):
-                yield 1, "line", doc  # a file of one object
-                return
-            raise DataError([ObjectDefect(path.name, None, None, None, f"is not a HubSpot page ({_SHAPE})")])
-        for i, obj in enumerate(doc["results"]):
-            yield i, "object", obj
-        return
-    lines = text.splitlines()
-    if lines and lines[0].strip() in ("{", "["):
-        raise DataError([ObjectDefect(path.name, error.lineno, None, None,
-                                      f"is not valid JSON: {error.msg} at column {error.colno} ({_SHAPE})")])
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError([ObjectDefect(path.name, lineno, None, None,
-                                          f"is not valid JSON: {exc.msg} at column {exc.colno} ({_SHAPE})")]
-                            ) from None
-        if _is_page(obj):
-            for i, inner in enumerate(obj["results"]):
-                yield i, f"line {lineno} object", inner
-            continue
-        yield lineno, "line", obj
+    return page_records(path, "results", "object", "is not a HubSpot page", _SHAPE)
 
 
 def read_dir(directory: Path, wanted: tuple[str, ...] = ()) -> list[RawObject]:

@@ -14,14 +14,13 @@ several responses as JSON lines, or JSON lines of single records.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from csmetrics.schema.errors import DataError, Defect
 from csmetrics.sources.hubspot.objects import parse_time
-from csmetrics.sources.jsonfiles import MAX_DEFECTS, ObjectDefect, canonical
+from csmetrics.sources.jsonfiles import MAX_DEFECTS, ObjectDefect, canonical, page_records
 from csmetrics.sources.workspace import RawObject
 
 _SHAPE = ("expected a query response {\"totalSize\": ..., \"done\": ..., \"records\": [...]}, several responses "
@@ -83,44 +82,9 @@ def to_raw(obj: dict[str, Any]) -> RawObject:
     return RawObject("accounts", str(obj["Id"]), "", int(when.timestamp()) if when else 0, canonical(obj))
 
 
-def _is_page(doc: Any) -> bool:
-    return isinstance(doc, dict) and isinstance(doc.get("records"), list)
-
-
 def records(path: Path) -> Iterator[tuple[int, str, Any]]:
     """(position, unit, record) of a query-response file or a JSON-lines file; DataError on bad JSON."""
-    text = path.read_text(encoding="utf-8")
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as whole_error:
-        error = whole_error
-    else:
-        if _is_page(doc):
-            for i, obj in enumerate(doc["records"]):
-                yield i, "record", obj
-            return
-        if isinstance(doc, dict):
-            yield 1, "line", doc
-            return
-        raise DataError([ObjectDefect(path.name, None, None, None, f"is not a query response ({_SHAPE})")])
-    lines = text.splitlines()
-    if lines and lines[0].strip() in ("{", "["):
-        raise DataError([ObjectDefect(path.name, error.lineno, None, None,
-                                      f"is not valid JSON: {error.msg} at column {error.colno} ({_SHAPE})")])
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError([ObjectDefect(path.name, lineno, None, None,
-                                          f"is not valid JSON: {exc.msg} at column {exc.colno} ({_SHAPE})")]
-                            ) from None
-        if _is_page(obj):
-            for i, inner in enumerate(obj["records"]):
-                yield i, f"line {lineno} record", inner
-            continue
-        yield lineno, "line", obj
+    return page_records(path, "records", "record", "is not a query response", _SHAPE)
 
 
 def read_dir(directory: Path, wanted: tuple[str, ...] = ()) -> list[RawObject]:
