@@ -180,11 +180,11 @@ def sources_cmd(
     Unmatched records are accounts a source created that no other system knows (e.g. a
     help-desk organization with no CRM company), with examples. See docs/sources.md.
     """
-    from csmetrics.sources.status import status
+    from csmetrics.sources.status import max_ages, status
 
     if fmt not in ("table", "json"):
         raise UsageError(f"--format must be table or json, not {fmt!r}")
-    rows = status(workspace, _max_ages(config))
+    rows = status(workspace, max_ages(config))
     if fmt == "json":
         print(json.dumps(rows, indent=1))
         return
@@ -212,19 +212,6 @@ def sources_cmd(
                   "" if r["unmatched"] is None else f"{r['unmatched']:,}", "; ".join(r["unmatched_examples"]),
                   counts)
     console.print(t)
-
-
-def _max_ages(config: Path | None) -> dict[str, float]:
-    """``max_age_days`` of every source configured in the settings file."""
-    from csmetrics.sources import available, connector
-
-    out = {}
-    for name in available():
-        settings = connector(name).load_settings(config)
-        age = getattr(settings, "max_age_days", None)
-        if age is not None:
-            out[name] = float(age)
-    return out
 
 
 __all__ = ["register"]

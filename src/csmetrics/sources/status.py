@@ -110,10 +110,32 @@ def status_of(con: duckdb.DuckDBPyConnection, prefix: str = "", max_age: dict[st
     return out
 
 
+def max_ages(config: Path | None, strict: bool = True) -> dict[str, float]:
+    """``max_age_days`` of every source, from the settings file ``config`` (default ./csmetrics.toml).
+
+    ``strict``: a bad ``[sources.NAME]`` table raises its DataError (``csmetrics sources``); otherwise
+    that source keeps the default age (the dashboard's banner: sync reports the bad setting).
+    """
+    from csmetrics.sources import available, connector
+
+    out = {}
+    for name in available():
+        try:
+            settings = connector(name).load_settings(config)
+        except Exception:
+            if strict:
+                raise
+            continue
+        age = getattr(settings, "max_age_days", None)
+        if age is not None:
+            out[name] = float(age)
+    return out
+
+
 def stale_sources(con: duckdb.DuckDBPyConnection, prefix: str = "", max_age: dict[str, float] | None = None
                   ) -> list[dict[str, Any]]:
     """The sources whose last sync is older than their maximum age (the dashboard's banner)."""
     return [r for r in status_of(con, prefix, max_age) if r["stale"]]
 
 
-__all__ = ["status", "stale_sources", "status_of"]
+__all__ = ["max_ages", "stale_sources", "status", "status_of"]

@@ -42,7 +42,6 @@ import datetime as dt
 import hashlib
 import hmac
 from collections import Counter
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -312,23 +311,9 @@ def jobs_api(request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 50,
 
 # -- stale banner ---------------------------------------------------------------------------
 
-def _max_ages(config: Path | None) -> dict[str, float]:
-    from csmetrics.sources import available, connector
-
-    out = {}
-    for name in available():
-        try:
-            settings = connector(name).load_settings(config)
-        except Exception:  # a bad settings file is reported by sync; the banner uses the default age
-            continue
-        age = getattr(settings, "max_age_days", None)
-        if age is not None:
-            out[name] = float(age)
-    return out
-
-
 def stale_sources(request: Request) -> list[dict[str, Any]]:
     """The sources whose last sync is older than their max age, with ``age`` text ('3.5 days'; None: never synced)."""
+    from csmetrics.sources.status import max_ages
     from csmetrics.sources.status import stale_sources as stale
 
     store: Store = request.app.state.store
@@ -345,7 +330,7 @@ def stale_sources(request: Request) -> list[dict[str, Any]]:
     if key in cache:
         return cache[key]  # type: ignore[no-any-return]
     with store.write_lock:
-        rows = stale(store.writer, "", _max_ages(config))
+        rows = stale(store.writer, "", max_ages(config, strict=False))
     out = [{"source": r["source"], "max_age_days": r["max_age_days"],
             "age": None if r["staleness_days"] is None else f"{r['staleness_days']:g} days"}
            for r in rows]
