@@ -42,8 +42,7 @@ import logging
 import threading
 import time
 import tomllib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -179,19 +178,6 @@ def job_runs(store: Store, limit: int = 50, job: str | None = None) -> list[dict
              "detail": r[5]} for r in rows]
 
 
-@contextmanager
-def paused(store: Store) -> Iterator[Path]:
-    """The workspace file with the store's connections closed (requests wait on its locks); reopened after,
-    with the result cache emptied, whatever happens inside. The pattern of ``Store.ingest``."""
-    with store.write_lock, store.read_lock:
-        store._writer.close()
-        store._ds.backend.disconnect()
-        try:
-            yield store.workspace
-        finally:
-            store._open_after_write()
-
-
 def sync_sources(store: Store, settings: ScheduleSettings) -> str:
     """Sync every configured source that has an API, each in its own pause; returns a one-line summary.
 
@@ -214,7 +200,7 @@ def sync_one(store: Store, name: str, config: Path | None, full: bool = False) -
     if not conn.can_sync:
         raise UsageError(f"{name} has no API to sync from: use `csmetrics import {name} PATH`")
     src_settings = conn.load_settings(config)
-    with paused(store) as ws:
+    with store.paused() as ws:
         result = conn.sync(ws, src_settings, api_base=None, full=full)
     return (f"{name}: {result.raw_changed:,} new or changed of {result.objects:,}" if result.changed
             else f"{name}: nothing new")
@@ -333,5 +319,5 @@ def attach(app: FastAPI, store: Store, config: Path | None, run: bool) -> Jobs |
     return jobs.start()
 
 
-__all__ = ["JOBS", "Jobs", "ScheduleSettings", "attach", "evaluate_alerts", "job_runs", "load_schedule", "paused",
+__all__ = ["JOBS", "Jobs", "ScheduleSettings", "attach", "evaluate_alerts", "job_runs", "load_schedule",
            "record_run", "settings_file", "sync_sources"]

@@ -305,11 +305,19 @@ class Store:
         :func:`~csmetrics.io.dataset.ingest`). Requests wait for it; cached results are dropped after it."""
         if self.read_only:
             raise UsageError("this server reads its workspace read-only: it cannot ingest")
+        with self.paused() as workspace:
+            return ingest(data_dir, workspace)
+
+    @contextmanager
+    def paused(self) -> Iterator[Path]:
+        """The workspace file with this store's connections closed, for another writer on the file (an
+        ingest, a source's sync); requests wait on the locks meanwhile. Reopened after whatever happens
+        inside, with the cached results dropped (and warmed again)."""
         with self.write_lock, self.read_lock:
             self._writer.close()
             self._ds.backend.disconnect()
             try:
-                return ingest(data_dir, self.workspace)
+                yield self.workspace
             finally:
                 self._open_after_write()
 
@@ -399,3 +407,8 @@ class View(Store):
 
     def ingest(self, data_dir: Path) -> dict[str, dict[str, int]]:
         return self.base.ingest(data_dir)
+
+    @contextmanager
+    def paused(self) -> Iterator[Path]:
+        with self.base.paused() as workspace:
+            yield workspace
