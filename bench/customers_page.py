@@ -15,13 +15,16 @@ frame, filtering, sorting, paging, rendering):
    health score of every account are computed, then cached);
 2. the same page again (warm);
 3. a deep page sorted by another column, then again
-   (``page=2000&sort=name&dir=asc``: the first request computes that order);
+   (``page=2000&sort=name&dir=asc`` at 200k accounts, halfway for fewer: the
+   first request computes that order);
 4. a CSM, a health colour and a health-score sort; a search by name.
 
 With ``--warm`` the store is warmed as ``csmetrics serve`` does (the health
 model and the first pages computed in a background thread at start, see
 ``csmetrics.web.data.warm``): the warm-up is timed, then the same requests and
-the first loads of ``/``, ``/revenue``, ``/retention`` and ``/csms``.
+the first loads of ``/``, ``/revenue``, ``/retention``, ``/csms``,
+``/feedback``, ``/alerts``, ``/definitions``, ``/explain/mrr`` and the
+account page of the account with the most usage events.
 
 The target is every page under 1 s (docs/web.md gives the figures).
 """
@@ -63,7 +66,7 @@ def workspace_for(shape: str, accounts: int) -> Path:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workspace", type=Path, help="a workspace to serve (copied first)")
-    ap.add_argument("--shape", default="wide", choices=("wide", "churny"))
+    ap.add_argument("--shape", default="wide", choices=("wide", "churny", "whale"))
     ap.add_argument("--accounts", type=int, default=200_000)
     ap.add_argument("--json", type=Path, help="also write the timings here")
     ap.add_argument("--warm", action="store_true", help="warm the store first, as `csmetrics serve` does")
@@ -83,11 +86,18 @@ def main() -> int:
         shutil.copy(source, ws)
         con = duckdb.connect(str(ws), read_only=True)
         try:
-            row = con.execute("SELECT min(csm) FROM accounts").fetchone()
+            row = con.execute("SELECT min(csm), count(*) FROM accounts").fetchone()
             name = row[0] if row and row[0] else ""
+            deep = max(1, min(2000, (row[1] if row else 0) // 100))  # page 2000 of 200k, halfway for fewer
+            # The account page of the account with the most usage events (the whale shape's huge one).
+            biggest = con.execute("SELECT account_id FROM usage_events GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"
+                                  ).fetchone()
+            account = biggest[0] if biggest else None
         finally:
             con.close()
         store = Store(ws)
+        warm_up: float | None = None
+        pages: list[dict[str, Any]] = []
         try:
             token = store.create_token("bench")
             if args.warm:
@@ -97,24 +107,32 @@ def main() -> int:
                 store.warmer = warm
                 store.request_warm()
                 store.wait_warm()
-                print(f"{'warm-up (background, at start)':<34} {time.perf_counter() - t0:7.3f} s", flush=True)
+                warm_up = round(time.perf_counter() - t0, 3)
+                print(f"{'warm-up (background, at start)':<34} {warm_up:7.3f} s", flush=True)
             with TestClient(create_app(store), headers={"Authorization": f"Bearer {token}"}) as c:
                 requests: list[tuple[str, dict[str, Any]]] = [
                     ("first load", {"page": 1, "sort": "mrr", "dir": "desc"}),
                     ("warm, same page", {"page": 1, "sort": "mrr", "dir": "desc"}),
-                    ("page 2000 by name (new order)", {"page": 2000, "sort": "name", "dir": "asc"}),
-                    ("page 2000 by name (warm)", {"page": 2000, "sort": "name", "dir": "asc"}),
+                    (f"page {deep} by name (new order)", {"page": deep, "sort": "name", "dir": "asc"}),
+                    (f"page {deep} by name (warm)", {"page": deep, "sort": "name", "dir": "asc"}),
                     ("CSM + red, by health score", {"csm": name, "health": "red", "sort": "health_score",
                                                     "dir": "asc"}),
                     ("search 'company 1999'", {"q": "company 1999", "sort": "mrr"}),
                     ("warm, page 7 by MRR", {"page": 7, "sort": "mrr", "dir": "desc"}),
                 ]
                 if args.warm:
-                    for page in ("/", "/revenue", "/retention", "/csms"):
+                    first = ["/", "/revenue", "/retention", "/csms", "/feedback", "/alerts", "/definitions",
+                             "/explain/mrr"]
+                    if account is not None:
+                        first.append(f"/accounts/{account}")
+                    for page in first:
                         t0 = time.perf_counter()
                         r = c.get(page)
-                        print(f"{'first load ' + page:<34} {time.perf_counter() - t0:7.3f} s   HTTP {r.status_code}",
-                              flush=True)
+                        seconds = time.perf_counter() - t0
+                        if r.status_code != 200:
+                            raise SystemExit(f"first load of {page}: HTTP {r.status_code}: {r.text[:300]}")
+                        pages.append({"page": page, "seconds": round(seconds, 3), "bytes": len(r.content)})
+                        print(f"{'first load ' + page:<34} {seconds:7.3f} s   HTTP {r.status_code}", flush=True)
                 results: list[dict[str, Any]] = []
                 for label, params in requests:
                     params = {k: v for k, v in params.items() if v != ""}
@@ -134,7 +152,8 @@ def main() -> int:
     warm = [r["seconds"] for r in results[1:]]
     print(f"workspace {source}: first load {results[0]['seconds']:.2f} s, slowest later page {max(warm):.3f} s")
     if args.json:
-        args.json.write_text(json.dumps({"workspace": str(source), "results": results}, indent=1))
+        args.json.write_text(json.dumps({"workspace": str(source), "warm_up_seconds": warm_up, "first_loads": pages,
+                                         "results": results}, indent=1))
     return 0
 
 

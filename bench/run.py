@@ -1,7 +1,7 @@
 """`make bench`: wall time and peak memory of csmetrics on demo companies of growing size.
 
     .venv/bin/python bench/run.py [--sizes 20k,200k,2M] [--runs floor,pandas] [--timeout 3600] [--no-survey-load]
-    .venv/bin/python bench/run.py --shapes-only [--shapes churny,wide] [--accounts 200000]
+    .venv/bin/python bench/run.py --shapes-only [--shapes churny,wide,whale] [--accounts 200000]
 
 For each size, a deterministic demo company (``csmetrics.demo``; seed 42, 24
 months ending 2026-01-01, about 100 usage events per account) is generated as
@@ -33,11 +33,14 @@ through the web server).
 
 Then the data shapes ``csmetrics demo`` does not make (bench/shapes.py:
 ``churny``, many subscriptions per account, 1.2M tickets and 3M survey
-answers; ``wide``, 80 features over five years), at ``--accounts`` (default
-200k), generated as Parquet under ``.bench/shapes/<shape>-<accounts>/``. For
-each: the floors, validation alone, ``csmetrics ingest`` into a fresh
-workspace, ``csmetrics metrics --data`` (cold, validation included) and
-``csmetrics metrics --workspace --no-cache``, and the pandas peer on the
+answers; ``wide``, 80 features over five years; ``whale``, one account with 5M
+of the events), at ``--accounts`` (default 200k), generated as Parquet under
+``.bench/shapes/<shape>-<accounts>/``. For each: the floors, validation alone,
+``csmetrics ingest`` into a fresh workspace, ``csmetrics metrics --data``
+(cold, validation included), ``csmetrics metrics --workspace --no-cache``, the
+result cache (a run filling it, then a cached re-run), ``csmetrics accounts``,
+``csmetrics feedback``, the dashboard (bench/customers_page.py ``--warm``: the
+server's background warm-up, then the first load of each page), and the pandas peer on the
 shape's files (up to ``--skip-peer-above`` accounts; its values checked
 against csmetrics'). ``--shapes-only`` runs only these; ``--shapes ''`` none.
 
@@ -426,9 +429,31 @@ def shape_company(shape: str, accounts: int, log: list[Run]) -> Path:
     return data
 
 
+DASHBOARD = "dashboard: serve, warm-up and first loads"
+
+
+def dashboard_runs(report: Path, whole: Run) -> list[Run]:
+    """The stages inside bench/customers_page.py's run (its JSON): the warm-up ``csmetrics serve`` starts with,
+    then each page's first load after it. Peak RSS and load are the whole run's."""
+    got = json.loads(report.read_text())
+    runs = []
+    if got.get("warm_up_seconds") is not None:
+        runs.append(Run("dashboard: warm-up at start (background)", got["warm_up_seconds"], whole.peak_rss_mb, True,
+                        load=whole.load))
+    for page in got.get("first_loads", []):
+        runs.append(Run(f"dashboard: first load {page['page']}", page["seconds"], whole.peak_rss_mb, True,
+                        load=whole.load))
+    for r in got.get("results", []):
+        if r["request"] == "first load":
+            runs.append(Run("dashboard: first load /customers", r["seconds"], whole.peak_rss_mb, True, load=whole.load))
+    return runs
+
+
 def bench_shape(shape: str, accounts: int, timeout: float | None = None,
                 only: list[str] | None = None, peer: bool = True) -> SizeResult:
-    """Validate, ingest and cold metrics on one shape of bench/shapes.py (each run its own process)."""
+    """Every stage a user waits for on one shape of bench/shapes.py, each run its own process: validate,
+    ingest, cold metrics (from the files and from the workspace), the cached re-run, accounts, feedback and
+    the dashboard's warm-up and first page loads; the floors and the pandas peer alongside."""
     sys.path.insert(0, str(ROOT / "bench"))
     from shapes import END as SHAPE_END
     from shapes import SHAPES
@@ -448,6 +473,15 @@ def bench_shape(shape: str, accounts: int, timeout: float | None = None,
         ("floor", [py, str(ROOT / "bench" / "floor.py"), str(ws)]),
         ("csmetrics metrics --data (cold, validating)", [cs, "metrics", "--data", str(data), *month]),
         ("csmetrics metrics", [cs, "metrics", "--workspace", str(ws), *month, "--no-cache"]),
+        # The result cache: a run that fills it, then the same run again (every period from the cache).
+        ("incremental: metrics, empty cache", [cs, "metrics", "--workspace", str(ws), *month]),
+        ("incremental: metrics, cached re-run", [cs, "metrics", "--workspace", str(ws), *month]),
+        ("csmetrics accounts", [cs, "accounts", "--workspace", str(ws), "--format", "json"]),
+        ("csmetrics feedback", [cs, "feedback", "--workspace", str(ws), "--period", "month", *span,
+                                "--format", "json"]),
+        # `csmetrics serve` on the fresh workspace: its background warm-up, then each page's first load.
+        (DASHBOARD, [py, str(ROOT / "bench" / "customers_page.py"), "--workspace", str(ws), "--warm",
+                     "--json", str(BENCH / "results" / f"dashboard-{shape}-{accounts}.json")]),
     ]
     if peer:
         jobs.append(("pandas peer", [py, str(ROOT / "bench" / "pandas_peer.py"), str(data), *span,
@@ -459,9 +493,13 @@ def bench_shape(shape: str, accounts: int, timeout: float | None = None,
         if name == "csmetrics ingest":  # into a fresh workspace every time
             for leftover in (ws, ws.with_name(ws.name + ".wal"), ws.with_suffix(".cache.sqlite")):
                 leftover.unlink(missing_ok=True)
-        elif name in ("floor", "csmetrics metrics") and not ws.exists():
+        elif name == "incremental: metrics, empty cache":
+            ws.with_suffix(".cache.sqlite").unlink(missing_ok=True)
+        if name != "csmetrics ingest" and str(ws) in cmd and not ws.exists():  # the ingest failed: nothing to read
             continue
-        run_job(res, name, cmd, timeout, saved if name == "csmetrics metrics" else None)
+        run = run_job(res, name, cmd, timeout, saved if name == "csmetrics metrics" else None)
+        if name == DASHBOARD and run.ok:
+            res.runs.extend(dashboard_runs(BENCH / "results" / f"dashboard-{shape}-{accounts}.json", run))
     res.rows = table_rows(ws) if ws.exists() else {}
     res.peer_agrees = peer_agrees(BENCH / "results" / f"peer-{shape}-{accounts}.parquet", saved)
     if res.peer_agrees is not None:
@@ -508,7 +546,7 @@ def main() -> int:
     ap.add_argument("--runs", default=None,
                     help="only the runs whose names start with one of these (comma-separated), e.g. floor,pandas")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds after which a run is stopped (failed)")
-    ap.add_argument("--shapes", default="churny,wide", help="data shapes of bench/shapes.py to run ('' for none)")
+    ap.add_argument("--shapes", default="churny,wide,whale", help="data shapes of bench/shapes.py to run ('' for none)")
     ap.add_argument("--shapes-only", action="store_true",
                     help="only the data shapes (no demo sizes, survey load or Stripe import)")
     ap.add_argument("--accounts", type=int, default=200_000, help="accounts of each data shape")

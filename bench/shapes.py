@@ -13,7 +13,12 @@ minute), deterministic for a seed:
   24 months;
 - ``wide``: a catalogue of 80 features (more than the 62 of the bit-mask
   path), five years of history (60 months), 20M usage events, 2
-  subscriptions and 5 tickets per account.
+  subscriptions and 5 tickets per account;
+- ``whale``: one huge account among ordinary ones: ``A1`` has 5M of
+  the 20M usage events, 300 subscriptions (a plan change every few days),
+  50k tickets and 100k survey answers; the others have 75 events, 2
+  subscriptions and 5 tickets each, over 24 months (skew: one group, one
+  partition or one key far larger than the rest).
 
 Sizes scale with ``accounts``; at 200k the figures above hold. Dates end on
 2026-01-01, like the demo company of the benchmark. Types are what an export
@@ -51,6 +56,11 @@ class Shape:
     charges_per_account: float
     events_per_account: float
     description: str
+    # One huge account (A1): its usage events, subscriptions, tickets and survey answers.
+    whale_events: int = 0
+    whale_subs: int = 0
+    whale_tickets: int = 0
+    whale_answers: int = 0
 
 
 SHAPES = {
@@ -59,6 +69,10 @@ SHAPES = {
                     "per account, 24 months, 25 features"),
     "wide": Shape("wide", 60, 80, 2.0, 5.0, 3.0, 3.0, 100.0,
                   "80 features, 60 months of history, 2 subscriptions and 5 tickets per account"),
+    "whale": Shape("whale", 24, 25, 2.0, 5.0, 3.0, 3.0, 75.0,
+                   "one account with 5M usage events, 300 subscriptions, 50k tickets and 100k answers; "
+                   "the others 75 events, 2 subscriptions and 5 tickets each, 24 months",
+                   whale_events=5_000_000, whale_subs=300, whale_tickets=50_000, whale_answers=100_000),
 }
 
 
@@ -93,6 +107,8 @@ def generate(shape: Shape, out: Path, accounts: int, seed: int = 7) -> dict[str,
 
     account_ids = _ids("A", n)
     created = rng.integers(start - 365, end - 30, n)
+    if shape.whale_events:
+        created[0] = start - 365  # the whale is a customer over the whole history
     segs, csms = ["smb", "mid", "enterprise"], [f"csm{i:02d}" for i in range(40)]
     plans = ["starter", "team", "business", "enterprise"]
     write("accounts", pa.table({
@@ -110,6 +126,8 @@ def generate(shape: Shape, out: Path, accounts: int, seed: int = 7) -> dict[str,
     # Subscriptions: each account a chain of contracts, one after the other (plan changes);
     # the last is open-ended unless the account churned.
     k = np.maximum(1, rng.poisson(shape.subs_per_account, n))
+    if shape.whale_subs:
+        k[0] = shape.whale_subs
     acct = np.repeat(np.arange(n), k)
     first = np.repeat(np.cumsum(k) - k, k)
     pos = np.arange(acct.size) - first
@@ -141,8 +159,11 @@ def generate(shape: Shape, out: Path, accounts: int, seed: int = 7) -> dict[str,
         "plan": _dict(rng.integers(0, 4, ns), plans),
     }))
 
-    def per_account(rate: float) -> np.ndarray:
-        return np.repeat(np.arange(n), rng.poisson(rate, n))
+    def per_account(rate: float, whale: int = 0) -> np.ndarray:
+        counts = rng.poisson(rate, n)
+        if whale:
+            counts[0] = whale
+        return np.repeat(np.arange(n), counts)
 
     def days_in_life(a: np.ndarray) -> np.ndarray:
         lo = np.maximum(created, start)[a]
@@ -158,7 +179,7 @@ def generate(shape: Shape, out: Path, accounts: int, seed: int = 7) -> dict[str,
         "kind": _dict(rng.integers(0, 6, a.size), ["upsell", "cross_sell", "add_on", "loyalty", "purchase", "other"]),
     }))
 
-    a = per_account(shape.tickets_per_account)
+    a = per_account(shape.tickets_per_account, shape.whale_tickets)
     opened = days_in_life(a) * DAY + rng.integers(0, DAY, a.size)
     resolved = opened + rng.exponential(DAY * 2, a.size).astype(np.int64)
     agents = [f"agent{i:03d}" for i in range(200)]
@@ -173,7 +194,7 @@ def generate(shape: Shape, out: Path, accounts: int, seed: int = 7) -> dict[str,
         "channel": _dict(rng.integers(0, 3, a.size), ["email", "chat", "phone"]),
     }))
 
-    a = per_account(shape.answers_per_account)
+    a = per_account(shape.answers_per_account, shape.whale_answers)
     survey = rng.choice(3, a.size, p=[0.5, 0.35, 0.15])
     hi = np.array([10, 5, 7])[survey]
     lo = np.array([0, 1, 1])[survey]
@@ -202,6 +223,8 @@ def generate(shape: Shape, out: Path, accounts: int, seed: int = 7) -> dict[str,
                         ("feature", pa.dictionary(pa.int32(), pa.string())),
                         ("user_id", pa.dictionary(pa.int32(), pa.string()))])
     counts = rng.poisson(shape.events_per_account, n)
+    if shape.whale_events:
+        counts[0] = shape.whale_events  # (written in the first row groups, with its slice's accounts)
     users = pc.binary_join_element_wise(
         pc.binary_join_element_wise("U", pc.cast(pa.array(np.repeat(np.arange(n), users_per_account)), pa.string()),
                                     ""),
