@@ -241,7 +241,10 @@ def _subscription_rows(ds: Dataset, first: Any, last: Any, accounts: list[str]) 
     s = ds.table("subscriptions")
     before = ibis.literal(pd.Timestamp(first) - pd.Timedelta(days=1)).cast("date")
     end = ibis.literal(pd.Timestamp(last)).cast("date")
-    keep = s.account_id.isin(accounts) & (s.started_at <= end) & (s.ended_at.isnull() | (s.ended_at > before))
+    in_force = s.filter((s.started_at <= end) & (s.ended_at.isnull() | (s.ended_at > before)))
+    # A semi-join with the accounts as a table: an IN list of 150k literals took a minute to plan.
+    ids = ibis.memtable(pd.DataFrame({"account_id": pd.unique(pd.Series(accounts, dtype=object))}))
+    keep = in_force.semi_join(ids, "account_id")
     cols = ["account_id", "subscription_id", "started_at", "ended_at", "amount", "interval", "currency"]
     extra = [c for c in s.columns if c not in cols and c not in ("quantity", "discount", "plan")]
-    return ds.backend.execute(s.filter(keep).select(*cols, *extra).order_by(["account_id", "started_at"]))
+    return ds.backend.execute(keep.select(*cols, *extra).order_by(["account_id", "started_at"]))
