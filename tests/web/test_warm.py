@@ -80,3 +80,28 @@ def test_without_a_warmer_nothing_runs_in_the_background(store: Store, counted: 
     store.request_warm()
     store.write(lambda con: con.execute("SELECT 1"))
     assert store.wait_warm(1) and counted == []
+
+
+def test_warmed_feedback_page_does_not_run_the_comment_model_again(store: Store,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The comment themes (seconds at a million answers) are part of the warm-up: the first /feedback
+    after a start or a write reads them from the cache."""
+    import csmetrics.models.feedback as feedback_model
+
+    runs: list[object] = []
+    real = feedback_model.analyze_feedback
+
+    def analyze_feedback(*args: object, **kwargs: object) -> object:
+        runs.append(kwargs.get("grain"))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(feedback_model, "analyze_feedback", analyze_feedback)
+    token = store.create_token("admin", "admin")
+    store.warmer = warm
+    store.request_warm()
+    assert store.wait_warm(120)
+    assert runs == ["month"]  # the default filters' themes, once
+    with TestClient(create_app(store), follow_redirects=False) as client:
+        page = _get(client, token, "/feedback")
+    assert runs == ["month"]  # served from the warm-up's result
+    assert "Feedback" in page

@@ -290,7 +290,8 @@ def warm(store: Store) -> None:
     """Compute what the first page loads need before anyone asks (``csmetrics serve`` runs this in the
     background at start and after each ingest or sync through the server): the as-of day, the health
     model over every account (the slow part at 100k+ accounts, shared by every scope), the customers
-    table and the overview's periods."""
+    table, the overview's, revenue's, retention's and CSMs' periods, then the feedback page's comment
+    themes."""
     from csmetrics.web import pages
 
     day = last_day(store)
@@ -302,6 +303,7 @@ def warm(store: Store) -> None:
     pages.retention_context(store, f)
     if "csm" in store.ds.account_columns:
         pages.csms_context(store, f)
+    pages.feedback_context(store, f)  # last: the comment themes of every answer (seconds at 1M+ answers)
 
 
 def feedback_themes(store: Store, f: Filters) -> dict[str, Any] | None:

@@ -291,8 +291,12 @@ def csms_context(store: Store, f: Filters) -> dict[str, Any]:
 
 @router.get("/feedback", response_class=HTMLResponse, dependencies=[Reader])
 def feedback(request: Request) -> HTMLResponse:
-    store = _store(request)
-    f = _filters(request)
+    return render(request, "feedback.html", _filters(request), title="Feedback",
+                  **feedback_context(_store(request), _filters(request)))
+
+
+def feedback_context(store: Store, f: Filters) -> dict[str, Any]:
+    """The feedback page's charts, themes and latest comments (also computed by the server's warm-up)."""
     names = ["nps", "nps_margin_of_error", "nps_responses", "csat", "csat_responses", "ces", "ces_responses"]
     s = data.series(store, f, names)
     ctx: dict[str, Any] = {"labels": s.labels, "notes": s.notes, "available": s.has("nps")}
@@ -307,7 +311,7 @@ def feedback(request: Request) -> HTMLResponse:
     ctx["theme_columns"] = list(fb["themes"][0]) if fb and fb["themes"] else []
     comments = data.recent_comments(store, f)
     ctx["comments"] = [data._record(r) for r in comments.to_dict("records")]
-    return render(request, "feedback.html", f, title="Feedback", **ctx)
+    return ctx
 
 
 @router.get("/explain/{metric}", response_class=HTMLResponse, dependencies=[Reader])
