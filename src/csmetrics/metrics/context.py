@@ -186,13 +186,6 @@ class PeriodContext:
         variant = "" if source is None else f":{hash(source.op())}"
         return self.memo(f"bucket:{table}:{date_col}:{grouped}{variant}", build, cache=False)
 
-    def boundary_mrr(self) -> ir.Table:
-        """account_id, day, mrr on every period boundary day (each period's ``before`` and the last ``last``)."""
-        def build() -> ir.Table:
-            days = [p.before for p in self.periods] + [self.periods[-1].last]
-            return state.account_mrr_on(self.ds, days, self.subscription_mrr())
-        return self.memo("boundary_mrr", build)
-
     def subscription_mrr(self) -> ir.Table:
         """One row per subscription with its MRR in base currency (fx applied once for the run)."""
         return self.memo("subscription_mrr", lambda: state.subscription_mrr(self.ds))
@@ -210,18 +203,35 @@ class PeriodContext:
         Rows with m0 = m1 = 0 are kept only when the account is new in the period.
         """
         def build() -> ir.Table:
-            p = self.periods_table()
-            bm = self.boundary_mrr()
+            # Each period's two boundary days (before: the day before its first; last), as (day, idx, side).
+            bounds = ibis.memtable(
+                {"day": [d for p in self.periods for d in (p.before, p.last)],
+                 "b_idx": [i for i in range(len(self.periods)) for _ in (0, 1)],
+                 "side": [side for _ in self.periods for side in (0, 1)]},
+                schema={"day": "date", "b_idx": "int64", "side": "int64"},
+            )
+            subs = self.subscription_mrr()
+            # Subscriptions in force on each boundary day, summed per account and period in one grouped
+            # pass: MRR_a at the start (side 0) and at the end (side 1). (Was: the MRR of every account on
+            # every boundary day materialised, then every account x period joined to it twice.)
+            on = subs.join(bounds, [subs.started_at <= bounds.day,
+                                    subs.ended_at.isnull() | (bounds.day < subs.ended_at)])
+            zero = ibis.literal(0, state.MONEY)
+            moved = on.select("account_id", idx=on.b_idx, m0=ibis.ifelse(on.side == 0, on.mrr, zero),
+                              m1=ibis.ifelse(on.side == 1, on.mrr, zero))
+            # Accounts whose first paying day is inside a period are in it even at 0 MRR on both days.
             fp = self.first_paying()
-            accts = fp.select("account_id", "first_day")
-            ap = accts.cross_join(p.select("period", "first", "last", "before"))
-            b0 = bm.select(a0="account_id", d0="day", m0="mrr")
-            b1 = bm.select(a1="account_id", d1="day", m1="mrr")
-            j = ap.left_join(b0, [ap.account_id == b0.a0, ap.before == b0.d0])
-            j = j.left_join(b1, [j.account_id == b1.a1, j.last == b1.d1])
-            j = j.select(
-                "account_id", "first_day", "period", "first", "last",
-                m0=j.m0.fill_null(0).cast(state.MONEY), m1=j.m1.fill_null(0).cast(state.MONEY),
+            p = self.periods_table()
+            new = fp.join(p, [fp.first_day >= p.first, fp.first_day <= p.last]).select(
+                "account_id", idx=p.idx, m0=zero, m1=zero)
+            u = moved.union(new, distinct=False)
+            g = u.group_by(["account_id", "idx"]).aggregate(s0=u.m0.sum(), s1=u.m1.sum())
+            # (An account's MRR on a day counts only when positive, as in state.account_mrr_on.)
+            g = g.join(fp, g.account_id == fp.account_id).join(p, g.idx == p.idx)
+            j = g.select(
+                g.account_id, "first_day", "period", "first", "last",
+                m0=ibis.ifelse(g.s0 > 0, g.s0, zero).cast(state.MONEY),
+                m1=ibis.ifelse(g.s1 > 0, g.s1, zero).cast(state.MONEY),
             )
             j = j.mutate(
                 is_new=(j.first_day >= j.first) & (j.first_day <= j.last),
