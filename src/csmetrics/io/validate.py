@@ -467,7 +467,11 @@ class Validator:
         kind = self._kind(col, sqltype)
         if kind == "text":
             text = x if sqltype == "VARCHAR" else f"CAST({x} AS VARCHAR)"
-            empty = f"({text} IS NULL OR {trim(text)} = '')"
+            # Only a cell that starts with a trimmed character (or is '') can trim to '': the others skip
+            # the trim, which makes a new string per cell (CASE is lazy). The same verdict as
+            # trim(text) = '' on every cell.
+            ends = ", ".join(str(ord(c)) for c in TRIMMED)
+            empty = f"({text} IS NULL OR CASE WHEN ascii({text}) IN (0, {ends}) THEN {trim(text)} = '' ELSE false END)"
             problems = self._cell_problem(col, text)
         else:
             empty = f"({x} IS NULL)"  # a typed value's text is never blank
@@ -515,7 +519,8 @@ class Validator:
         # empty (ascii('') is 0): the same verdict as trim(x) = x AND x <> '', at half the cost
         # (no new string per cell).
         ends = ", ".join(str(ord(c)) for c in TRIMMED)
-        same = f"ascii({x}) NOT IN (0, {ends}) AND ascii(right({x}, 1)) NOT IN ({ends})"
+        last = " OR ".join(f"suffix({x}, chr({ord(c)}))" for c in TRIMMED)  # (no substring per cell)
+        same = f"ascii({x}) NOT IN (0, {ends}) AND NOT ({last})"
         if col.lower_case:
             same += f" AND lower({x}) = {x}"
         elif col.name == "currency":
