@@ -7,6 +7,8 @@ one result. Counted by wrapping the health model's ``score_accounts``.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import csmetrics.models.health as health_model
 from csmetrics.io.dataset import ingest
 from csmetrics.web.app import create_app
 from csmetrics.web.data import warm
+from csmetrics.web.pages import WARM_WAIT
 from csmetrics.web.store import Store
 from tests.web.book import ANN, BOB, make_book_company
 
@@ -105,3 +108,89 @@ def test_warmed_feedback_page_does_not_run_the_comment_model_again(store: Store,
         page = _get(client, token, "/feedback")
     assert runs == ["month"]  # served from the warm-up's result
     assert "Feedback" in page
+
+
+def _gated(store: Store, steps: list[str], gated: str) -> threading.Event:
+    """A warm-up of ``steps`` (doing nothing) that stops at ``gated`` until the returned event is set."""
+    gate = threading.Event()
+
+    def warmer(s: Store) -> None:
+        s.warm_steps([(name, (lambda: gate.wait(60)) if name == gated else (lambda: None)) for name in steps])
+
+    store.warmer = warmer
+    store.request_warm()
+    return gate
+
+
+def test_during_the_warm_up_a_page_shows_its_progress_at_once_then_the_page(store: Store) -> None:
+    token = store.create_token("admin", "admin")
+    gate = _gated(store, ["health", "customers", "overview"], gated="health")
+    try:
+        with TestClient(create_app(store), follow_redirects=False) as client:
+            t0 = time.monotonic()
+            r = client.get("/", headers={"Authorization": f"Bearer {token}"})
+            waited = time.monotonic() - t0
+            assert r.status_code == 200
+            assert "Computing the numbers" in r.text and "Step 1 of 3: scoring the health of every account" in r.text
+            assert 'data-reload-after="2"' in r.text and '<meta http-equiv="refresh" content="2">' in r.text
+            assert r.headers["Retry-After"] == "2" and r.headers["Cache-Control"] == "no-store"
+            assert WARM_WAIT <= waited < WARM_WAIT + 10  # it waited for the step a moment, not for the model
+            gate.set()
+            assert store.wait_warm(60)
+            page = _get(client, token, "/")
+            assert "Computing the numbers" not in page and "Overview" in page
+    finally:
+        gate.set()
+
+
+def test_a_page_whose_step_is_done_is_served_while_later_steps_run(store: Store) -> None:
+    token = store.create_token("admin", "admin")
+    gate = _gated(store, ["health", "customers", "overview"], gated="overview")
+    try:
+        assert store.page_ready("customers", 30)  # the steps before the gate are done
+        with TestClient(create_app(store), follow_redirects=False) as client:
+            customers = _get(client, token, "/customers")
+            assert "Computing the numbers" not in customers and "A1" in customers
+            overview = _get(client, token, "/")  # not warm yet: the progress, naming the step that runs
+            assert "Step 3 of 3: the overview&#39;s metrics" in overview
+    finally:
+        gate.set()
+    assert store.wait_warm(60)
+    assert store.warm_status() is None and store.page_ready("overview")
+
+
+def test_a_write_during_the_warm_up_makes_its_pages_wait_for_the_next_one(store: Store) -> None:
+    gate = _gated(store, ["health"], gated="health")
+    try:
+        assert not store.page_ready("health", 0.2)
+        status = store.warm_status()
+        assert status is not None and (status["step"], status["number"], status["steps"]) == ("health", 1, 1)
+        store.write(lambda con: con.execute("SELECT 1"))  # new data: the running warm-up's result is stale
+    finally:
+        gate.set()
+    assert store.wait_warm(60)
+    assert store._warmed["health"] == store.version  # the second warm-up (requested by the write) ran
+    assert store.page_ready("health")
+
+
+def test_a_write_that_changes_no_row_keeps_the_results_and_the_warm_up(store: Store, counted: list[object],
+                                                                       tmp_path: Path) -> None:
+    """A scheduled sync with nothing new pauses the store like any writer; the workspace's digest and settings
+    are the same after it, so the cached results stand and nothing is warmed again. A new row is a change."""
+    store.warmer = warm
+    store.request_warm()
+    assert store.wait_warm(120)
+    warmed, version = list(counted), store.version
+    again = tmp_path / "again"
+    make_book_company(again)
+    store.ingest(again)  # the same rows again: nothing written
+    assert store.wait_warm(120)
+    assert (store.version, counted) == (version, warmed) and store.page_ready("overview")
+
+    with (again / "accounts.csv").open("a", encoding="utf-8") as f:
+        f.write("A3,Company A3,2026-01-01,smb,Ann\n")
+    store.ingest(again)
+    assert store.wait_warm(120)
+    assert store.version == version + 1 and counted == warmed + warmed  # new data: scored again
+    with store.write_lock:
+        assert store.writer.execute("SELECT count(*) FROM accounts").fetchone() == (5,)

@@ -294,16 +294,19 @@ def warm(store: Store) -> None:
     themes."""
     from csmetrics.web import pages
 
-    day = last_day(store)
-    health_scores(store, day)
-    accounts_frame(store, day)
     f = Filters()
-    pages.overview_context(store, f)
-    pages.revenue_context(store, f, None)
-    pages.retention_context(store, f)
+    steps: list[tuple[str, Any]] = [
+        ("health", lambda: health_scores(store, last_day(store))),
+        ("customers", lambda: accounts_frame(store, last_day(store))),
+        ("overview", lambda: pages.overview_context(store, f)),
+        ("revenue", lambda: pages.revenue_context(store, f, None)),
+        ("retention", lambda: pages.retention_context(store, f)),
+    ]
     if "csm" in store.ds.account_columns:
-        pages.csms_context(store, f)
-    pages.feedback_context(store, f)  # last: the comment themes of every answer (seconds at 1M+ answers)
+        steps.append(("csms", lambda: pages.csms_context(store, f)))
+    # last: the comment themes of every answer (seconds at 1M+ answers)
+    steps.append(("feedback", lambda: pages.feedback_context(store, f)))
+    store.warm_steps(steps)
 
 
 def feedback_themes(store: Store, f: Filters) -> dict[str, Any] | None:
@@ -481,7 +484,9 @@ def check_value(name: str, value: str | None, valid: list[str]) -> None:
 
 def check_segment(store: Store, segment: str | None) -> None:
     """Refuse a segment that no account has (the accounts' ``segment`` column)."""
-    if segment is not None and "segment" not in store.ds.account_columns:
+    if segment is None:  # (reads nothing: the page shown during the warm-up must not wait for the store)
+        return
+    if "segment" not in store.ds.account_columns:
         raise UsageError("the accounts table has no segment column")
     check_value("segment", segment, segments(store))
 

@@ -68,6 +68,37 @@ def render(request: Request, template: str, f: Filters | None, **ctx: Any) -> HT
     return request.app.state.templates.TemplateResponse(request, template, base)  # type: ignore[no-any-return]
 
 
+WARM_WAIT = 1.5
+"""Seconds a page waits for the server's warm-up to reach it before showing the warm-up's progress."""
+WARM_RETRY = 2
+STEP_LABELS = {
+    "health": "scoring the health of every account",
+    "customers": "the customers table",
+    "overview": "the overview's metrics",
+    "revenue": "the revenue metrics",
+    "retention": "retention and cohorts",
+    "csms": "the metrics per CSM",
+    "feedback": "the themes of the comments",
+}
+
+
+def warming(request: Request, step: str, page: str) -> HTMLResponse | None:
+    """While the server warms up (after a start, an ingest or a sync), a page whose results are not ready
+    yet answers at once with the warm-up's progress (and reloads itself) instead of a request that hangs
+    for as long as the health model takes; None when the page can be computed now."""
+    store = _store(request)
+    if store.page_ready(step, WARM_WAIT):
+        return None
+    status = store.warm_status()
+    if status is not None:
+        status["label"] = STEP_LABELS.get(status["step"], status["step"])
+    resp = render(request, "warming.html", None, title="Computing the numbers", warm=status, retry=WARM_RETRY,
+                  page=page)
+    resp.headers["Retry-After"] = str(WARM_RETRY)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
 def change(cur: float | None, prev: float | None, unit: str) -> tuple[str, float | None]:
     """Text for the change vs the previous period, and its signed size (for the colour)."""
     if cur is None or prev is None:
@@ -177,18 +208,24 @@ def retention_context(store: Store, f: Filters) -> dict[str, Any]:
 @router.get("/", response_class=HTMLResponse, dependencies=[Reader])
 def overview(request: Request) -> HTMLResponse:
     f = _filters(request)
+    if (wait := warming(request, "overview", "the overview")) is not None:
+        return wait
     return render(request, "overview.html", f, title="Overview", **overview_context(_store(request), f))
 
 
 @router.get("/revenue", response_class=HTMLResponse, dependencies=[Reader])
 def revenue(request: Request, bridge: str | None = None) -> HTMLResponse:
     f = _filters(request)
+    if (wait := warming(request, "revenue", "the revenue page")) is not None:
+        return wait
     return render(request, "revenue.html", f, title="Revenue", **revenue_context(_store(request), f, bridge))
 
 
 @router.get("/retention", response_class=HTMLResponse, dependencies=[Reader])
 def retention(request: Request) -> HTMLResponse:
     f = _filters(request)
+    if (wait := warming(request, "retention", "the retention page")) is not None:
+        return wait
     return render(request, "retention.html", f, title="Retention", **retention_context(_store(request), f))
 
 
@@ -208,6 +245,8 @@ def customers(
 
     store = _store(request)
     f = _filters(request)
+    if (wait := warming(request, "customers", "the customers")) is not None:
+        return wait
     csm, health = csm or None, health or None  # the form's "all" sends an empty value
     data.check_csm(store, csm)
     ps = data.periods(store, f)
@@ -231,6 +270,8 @@ def customers(
 def account(request: Request, account_id: str) -> Response:
     store = _store(request)
     f = _filters(request)
+    if (wait := warming(request, "health", "the account")) is not None:
+        return wait
     ps = data.periods(store, f)
     day = data.as_of(store, ps)
     d = data.account_detail(store, account_id, day)
@@ -263,6 +304,8 @@ def health_components(h: dict[str, Any]) -> list[dict[str, Any]]:
 def csms(request: Request) -> HTMLResponse:
     store = _store(request)
     f = _filters(request)
+    if (wait := warming(request, "csms", "the CSMs page")) is not None:
+        return wait
     if "csm" not in store.ds.account_columns:
         return render(request, "csms.html", f, title="CSMs", rows=[], available=False)
     return render(request, "csms.html", f, title="CSMs", available=True, **csms_context(store, f))
@@ -291,8 +334,10 @@ def csms_context(store: Store, f: Filters) -> dict[str, Any]:
 
 @router.get("/feedback", response_class=HTMLResponse, dependencies=[Reader])
 def feedback(request: Request) -> HTMLResponse:
-    return render(request, "feedback.html", _filters(request), title="Feedback",
-                  **feedback_context(_store(request), _filters(request)))
+    f = _filters(request)
+    if (wait := warming(request, "feedback", "the feedback page")) is not None:
+        return wait
+    return render(request, "feedback.html", f, title="Feedback", **feedback_context(_store(request), f))
 
 
 def feedback_context(store: Store, f: Filters) -> dict[str, Any]:

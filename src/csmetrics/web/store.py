@@ -26,6 +26,7 @@ import logging
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,7 +37,8 @@ import pandas as pd
 
 from csmetrics import clock, surveys
 from csmetrics.compute import Result, compute_dataset
-from csmetrics.io.dataset import Dataset, ingest, open_workspace
+from csmetrics.io.dataset import META, Dataset, ingest, open_workspace
+from csmetrics.io.digest import DIGEST
 from csmetrics.schema.errors import UsageError
 from csmetrics.web import audit, auth
 from csmetrics.web.ratelimit import FailureLimiter
@@ -70,6 +72,11 @@ class Store:
         self._warm_lock = threading.Lock()
         self._warm_again = False
         self._warm_thread: threading.Thread | None = None
+        self._warm_cond = threading.Condition()
+        self._warmed: dict[str, int] = {}
+        """Warm-up step -> the data version it was computed for (see :meth:`page_ready`)."""
+        self._warm_step: tuple[str, int, int, float] | None = None
+        """The step running: (name, its position, the number of steps, when the warm-up started)."""
         self._closing = False
         self.survey_key = b""
         self._open()
@@ -193,9 +200,49 @@ class Store:
                     except Exception:
                         if not self._closing:  # an interrupted warm-up of a closing store is expected
                             log.exception("warming the dashboard's results failed")
+                    finally:
+                        with self._warm_cond:
+                            self._warm_step = None
+                            self._warm_cond.notify_all()
 
             self._warm_thread = threading.Thread(target=run, name="csmetrics-warm", daemon=True)
             self._warm_thread.start()
+
+    def warm_steps(self, steps: list[tuple[str, Callable[[], Any]]]) -> None:
+        """Run the warm-up's ``steps`` in order (``warmer`` calls this), recording each as done for the data
+        version it started on, so that :meth:`page_ready` knows which pages are ready."""
+        version, started = self.version, time.monotonic()
+        for i, (name, step) in enumerate(steps):
+            with self._warm_cond:
+                self._warm_step = (name, i, len(steps), started)
+            step()
+            with self._warm_cond:
+                self._warmed[name] = version
+                self._warm_cond.notify_all()
+
+    def page_ready(self, step: str, wait: float = 0.0) -> bool:
+        """Whether a page that needs warm-up ``step`` can be computed now without waiting for the warm-up:
+        the step is done for the current data, or no warm-up is running (then the page computes what it
+        needs). Waits up to ``wait`` seconds for the step first."""
+        deadline = time.monotonic() + wait
+        with self._warm_cond:
+            while True:
+                thread = self._warm_thread
+                if self._warmed.get(step) == self.version or thread is None or not thread.is_alive():
+                    return True
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._warm_cond.wait(min(left, 0.25))
+
+    def warm_status(self) -> dict[str, Any] | None:
+        """The warm-up running: its step's name, position (1-based) and count, and seconds so far; None when
+        none runs."""
+        with self._warm_cond:
+            if self._warm_step is None:
+                return None
+            name, i, n, started = self._warm_step
+            return {"step": name, "number": i + 1, "steps": n, "seconds": round(time.monotonic() - started)}
 
     def wait_warm(self, timeout: float | None = None) -> bool:
         """Wait for the warming thread (tests, benchmarks); True when none is running."""
@@ -314,18 +361,31 @@ class Store:
         ingest, a source's sync); requests wait on the locks meanwhile. Reopened after whatever happens
         inside, with the cached results dropped (and warmed again)."""
         with self.write_lock, self.read_lock:
+            before = self._fingerprint()
             self._writer.close()
             self._ds.backend.disconnect()
             try:
                 yield self.workspace
             finally:
-                self._open_after_write()
+                self._open_after_write(before)
 
-    def _open_after_write(self) -> None:
+    def _fingerprint(self) -> list[Any] | None:
+        """The workspace's digest (row counts and hash sums per table and month, see
+        :mod:`csmetrics.io.digest`) and settings: equal before and after a write that changed no row."""
+        try:
+            return [self._writer.execute(f"SELECT * FROM {DIGEST} ORDER BY ALL").fetchall(),
+                    self._writer.execute(f"SELECT * FROM {META} ORDER BY ALL").fetchall()]
+        except duckdb.Error:  # a workspace without them: assume a change
+            return None
+
+    def _open_after_write(self, before: list[Any] | None = None) -> None:
+        self._scoped.clear()  # (their tables belong to the closed connection)
+        self._open()
+        if before is not None and self._fingerprint() == before:
+            # Nothing changed (a scheduled sync with nothing new): the cached results and the warm-up stand.
+            return
         self.version += 1
         self._cache.clear()
-        self._scoped.clear()
-        self._open()
         self.request_warm()
 
 
@@ -374,6 +434,13 @@ class View(Store):
 
     def request_warm(self) -> None:
         self.base.request_warm()
+
+    def page_ready(self, step: str, wait: float = 0.0) -> bool:
+        # A book's pages compute their own results, from the company's health scores (shared).
+        return self.base.page_ready("health", wait)
+
+    def warm_status(self) -> dict[str, Any] | None:
+        return self.base.warm_status()
 
     def book(self) -> frozenset[str] | None:
         csm = self._scope.csm

@@ -276,9 +276,11 @@ def book_rows(store: Store, day: dt.date, csm: str) -> list[dict[str, Any]]:
 @router.get("/book", response_class=HTMLResponse, dependencies=[Reader])
 def book(request: Request, csm: str | None = None) -> Response:
     store = _view(request)
-    from csmetrics.web.pages import _filters
+    from csmetrics.web.pages import _filters, warming
 
     f = _filters(request)
+    if (wait := warming(request, "health", "the book")) is not None:
+        return wait
     own = store.scope.csm
     csm = csm or None
     if own is not None:

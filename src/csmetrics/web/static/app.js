@@ -12,8 +12,16 @@
       window.Plotly.newPlot(el, fig.data, fig.layout, { responsive: true, displaylogo: false });
     });
   }
+  // The page shown while the server warms up asks to be loaded again (data-reload-after seconds).
+  function reloadLater(root) {
+    var el = (root || document).querySelector("[data-reload-after]");
+    if (!el || el.dataset.scheduled) { return; }
+    el.dataset.scheduled = "1";
+    window.setTimeout(function () { window.location.reload(); }, 1000 * Number(el.dataset.reloadAfter || 2));
+  }
   function ready() {
     draw(document);
+    reloadLater(document);
     document.body.setAttribute("data-ready", "1");
   }
   if (document.readyState === "loading") {
@@ -22,7 +30,7 @@
     ready();
   }
   document.addEventListener("htmx:load", function (e) { draw(e.target); });
-  document.addEventListener("htmx:afterSettle", function () { draw(document); });
+  document.addEventListener("htmx:afterSettle", function () { draw(document); reloadLater(document); });
   document.addEventListener("change", function (e) {
     var form = e.target.closest && e.target.closest("form[data-autosubmit]");
     if (!form || e.target.type === "search") { return; }
