@@ -223,11 +223,11 @@ def analyze_feedback(
         raise UsageError("there is no comment to analyse in the selected range")
     df = df.sort_values(["day", "source", "id"], kind="stable").reset_index(drop=True)
     df["day"] = pd.to_datetime(df["day"]).dt.date
-    df["period"] = [label(period_start(d, grain, week_start), grain) for d in df["day"]]
+    df["period"] = _period_labels(df["day"], grain, week_start)
     df["group"] = df["group"].astype(object).where(df["group"].notna(), None)
     texts = df["text"].astype(str).str.strip().tolist()
     df["sentiment"] = sentiment(texts)
-    df["sentiment_label"] = [sentiment_label(v) for v in df["sentiment"]]
+    df["sentiment_label"] = df["sentiment"].map({v: sentiment_label(v) for v in df["sentiment"].unique()})
     model = extract_themes(texts, n_themes=n_themes, random_state=random_state,
                            sentiments=df["sentiment"].to_numpy())
     if model.n_themes == 0:
@@ -239,7 +239,7 @@ def analyze_feedback(
 
     counts = nps_counts(ds, by, start, end)
     counts["day"] = pd.to_datetime(counts["day"]).dt.date
-    counts["period"] = [label(period_start(d, grain, week_start), grain) for d in counts["day"]]
+    counts["period"] = _period_labels(counts["day"], grain, week_start)
     counts["group"] = counts["group"].astype(object).where(counts["group"].notna(), None)
     total_nps = int(counts["responses"].sum())
     nps_value = (100.0 * (counts["promoters"].sum() - counts["detractors"].sum()) / total_nps
@@ -266,8 +266,15 @@ def analyze_feedback(
         ))
 
     by_period = _by_period(df, counts)
-    df["outlier"] = [outlier_kind(s if isinstance(s, str) else None, sc, c, ds.config)
-                     for s, sc, c in zip(df["survey"], df["score"], df["sentiment"], strict=True)]
+    # (once per distinct survey, score and sentiment: a million comments share a few thousand)
+    kinds: dict[tuple[Any, Any, float], str | None] = {}
+    outlier = []
+    for s, sc, c in zip(df["survey"], df["score"], df["sentiment"], strict=True):
+        key = (s, sc, c)
+        if key not in kinds:
+            kinds[key] = outlier_kind(s if isinstance(s, str) else None, sc, c, ds.config)
+        outlier.append(kinds[key])
+    df["outlier"] = outlier
     out = df[df["outlier"].notna()].copy()
     out = out.assign(strength=out["sentiment"].abs()).sort_values(["strength", "day"], ascending=[False, True])
     outliers = out[["outlier", "source", "id", "account_id", "survey", "score", "sentiment", "day", "group",
@@ -285,6 +292,12 @@ def analyze_feedback(
         silhouette=model.silhouette,
         notes=notes,
     )
+
+
+def _period_labels(days: pd.Series, grain: str, week_start: str) -> list[str]:
+    """The period label of each day, computed once per distinct day."""
+    labels = {d: label(period_start(d, grain, week_start), grain) for d in days.unique()}
+    return [labels[d] for d in days]
 
 
 def _by_period(df: pd.DataFrame, counts: pd.DataFrame) -> pd.DataFrame:

@@ -79,7 +79,13 @@ def sentiment(texts: Sequence[str]) -> npt.NDArray[np.float64]:
             sia.lexicon.pop(word, None)
         else:
             sia.lexicon[word] = rating
-    return np.array([sia.polarity_scores(t)["compound"] for t in texts], dtype="float64")
+    # Once per distinct text (VADER gives a text the same score wherever it is): exports repeat short
+    # comments ("great", "too slow") thousands of times.
+    scores: dict[str, float] = {}
+    for t in texts:
+        if t not in scores:
+            scores[t] = sia.polarity_scores(t)["compound"]
+    return np.array([scores[t] for t in texts], dtype="float64")
 
 
 def sentiment_label(compound: float) -> str:
