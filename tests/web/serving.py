@@ -1,4 +1,5 @@
-"""A real `csmetrics serve` in a subprocess, for the tests that need another process holding the workspace."""
+"""A real `csmetrics serve` in a subprocess, for the tests that need another process holding the workspace;
+and the app under uvicorn in a thread of this process (:func:`in_thread`), for the browser tests."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import httpx
+import uvicorn
+from fastapi import FastAPI
 
 
 def free_port() -> int:
@@ -66,3 +70,21 @@ def serving(*args: str, env: dict[str, str] | None = None, timeout: float = 120)
         if proc.poll() is None:
             proc.terminate()
             proc.wait(timeout=30)
+
+
+@contextmanager
+def in_thread(app: FastAPI) -> Iterator[str]:
+    """``app`` under uvicorn on a free loopback port, in a thread; yields its base URL, stops it after."""
+    port = free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    th = threading.Thread(target=srv.run, daemon=True)
+    th.start()
+    deadline = time.time() + 30
+    while not srv.started and time.time() < deadline:
+        time.sleep(0.05)
+    assert srv.started, "uvicorn did not start within 30 s"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        th.join(timeout=10)

@@ -7,20 +7,17 @@ test-artifacts/browser/ (gitignored). Chromium is Debian's (/usr/bin/chromium, s
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from csmetrics import clock, surveys
 from csmetrics.io import ingest
 from csmetrics.web.app import create_app
 from csmetrics.web.store import Store
+from tests.web.serving import in_thread
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -50,20 +47,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     ingest(company(root), ws)
     store = Store(ws)
     token = store.create_token("browser tests")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    srv = uvicorn.Server(uvicorn.Config(create_app(store), host="127.0.0.1", port=port, log_level="warning"))
-    th = threading.Thread(target=srv.run, daemon=True)
-    th.start()
-    deadline = time.time() + 30
-    while not srv.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert srv.started
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    yield {"base": f"http://127.0.0.1:{port}", "store": store, "token": token}
-    srv.should_exit = True
-    th.join(timeout=10)
+    with in_thread(create_app(store)) as base:
+        yield {"base": base, "store": store, "token": token}
     store.close()
 
 

@@ -9,20 +9,17 @@ uvicorn on a free loopback port (as tests/web/test_browser.py); Chromium is Debi
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from csmetrics.alerts import store as alert_store
 from csmetrics.io import ingest
 from csmetrics.web.store import Store
 from tests.web.company import make_company
+from tests.web.serving import in_thread
 from tests.web.test_browser import ARGS, ARTIFACTS, CHROMIUM
 from tests.web.test_team_pages import A_CRIT, A_WARN, ALERTS, ALICE, B_WARN, team_app
 
@@ -42,20 +39,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     with store.write_lock:
         alert_store.record(store.writer, ALERTS, [])
     token = store.create_token("alice", f"csm:{ALICE}")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    srv = uvicorn.Server(uvicorn.Config(team_app(store), host="127.0.0.1", port=port, log_level="warning"))
-    th = threading.Thread(target=srv.run, daemon=True)
-    th.start()
-    deadline = time.time() + 30
-    while not srv.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert srv.started
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    yield {"base": f"http://127.0.0.1:{port}", "store": store, "token": token}
-    srv.should_exit = True
-    th.join(timeout=10)
+    with in_thread(team_app(store)) as base:
+        yield {"base": base, "store": store, "token": token}
     store.close()
 
 

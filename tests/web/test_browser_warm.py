@@ -9,7 +9,6 @@ port (as tests/web/test_browser.py); Chromium is Debian's /usr/bin/chromium.
 from __future__ import annotations
 
 import re
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -17,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from csmetrics.io import ingest
 from csmetrics.web import data
 from csmetrics.web.app import create_app
 from csmetrics.web.store import Store
 from tests.web.company import make_company
+from tests.web.serving import in_thread
 from tests.web.test_browser import ARGS, ARTIFACTS, CHROMIUM
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -48,21 +47,10 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str
     token = store.create_token("admin")
     store.warmer = data.warm
     store.request_warm()  # as `csmetrics serve` does at start
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    srv = uvicorn.Server(uvicorn.Config(create_app(store), host="127.0.0.1", port=port, log_level="warning"))
-    th = threading.Thread(target=srv.run, daemon=True)
-    th.start()
-    deadline = time.time() + 30
-    while not srv.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert srv.started
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    yield {"base": f"http://127.0.0.1:{port}", "store": store, "token": token, "gate": gate}
-    gate.set()
-    srv.should_exit = True
-    th.join(timeout=10)
+    with in_thread(create_app(store)) as base:
+        yield {"base": base, "store": store, "token": token, "gate": gate}
+        gate.set()
     store.close()
 
 
