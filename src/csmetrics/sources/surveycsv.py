@@ -70,11 +70,10 @@ from csmetrics.sources.workspace import (
     Landing,
     RawObject,
     Result,
-    build_raw_all,
     count_rows,
     land_objects,
+    objects_to_data_dir,
     open_landing,
-    stage,
 )
 
 SCORE_RANGES = {"nps": (0.0, 10.0), "ces": (1.0, 7.0), "csat": (1.0, 10.0)}
@@ -231,10 +230,11 @@ def read_rows(path: Path, fmt: CsvFormat, settings: SurveyCsvSettings) -> list[R
     return objects
 
 
-def _domains(land: Landing, settings: SurveyCsvSettings) -> str:
-    """SQL relation (domain, account_id) of other sources' accounts with exactly one account per domain."""
+def _domains(land: Landing | None, settings: SurveyCsvSettings) -> str:
+    """SQL relation (domain, account_id) of other sources' accounts with exactly one account per domain
+    (none without a workspace: ``land`` None)."""
     empty = "SELECT NULL::VARCHAR AS domain, NULL::VARCHAR AS account_id WHERE FALSE"
-    if "accounts" not in land.tables:
+    if land is None or "accounts" not in land.tables:
         return empty
     have = {r[0] for r in land.con.execute("DESCRIBE ws.accounts").fetchall()}
     if settings.domain_column not in have:
@@ -246,8 +246,9 @@ def _domains(land: Landing, settings: SurveyCsvSettings) -> str:
             f"FROM ws.accounts WHERE {other}) WHERE domain <> '' GROUP BY domain HAVING count(*) = 1")
 
 
-def mapper(fmt: CsvFormat, settings: SurveyCsvSettings, land: Landing) -> Any:
-    """Rules S1-S4 as SQL over the raw objects: temp tables ``<tool>_accounts``, ``<tool>_responses``."""
+def mapper(fmt: CsvFormat, settings: SurveyCsvSettings, land: Landing | None) -> Any:
+    """Rules S1-S4 as SQL over the raw objects: temp tables ``<tool>_accounts``, ``<tool>_responses``
+    (respondents matched by domain to the accounts of ``land``'s workspace, none when ``land`` is None)."""
     src = fmt.source
 
     def run(con: duckdb.DuckDBPyConnection, raw: str) -> dict[str, str]:
@@ -328,20 +329,7 @@ def import_to_data_dir(path: str | Path, out: str | Path, fmt: CsvFormat,
     """Map one CSV export to ``survey_responses.csv`` and ``accounts.csv`` in ``out`` (no domain matching)."""
     settings = settings or SurveyCsvSettings()
     objects = read_rows(Path(path), fmt, settings)
-    out = Path(out)
-    land = open_landing(out / ".no-workspace.duckdb", fmt.source, settings.base)
-    try:
-        stage(land, objects)
-        build_raw_all(land)
-        mapped = mapper(fmt, settings, land)(land.con, "raw_all")
-        out.mkdir(parents=True, exist_ok=True)
-        counts = {}
-        for table, temp in mapped.items():
-            land.con.execute(f"COPY {q(temp)} TO {lit(str(out / (table + '.csv')))} (HEADER, DELIMITER ',')")
-            counts[table] = count_rows(land, temp)
-        return counts
-    finally:
-        land.close()
+    return objects_to_data_dir(objects, Path(out), fmt.source, settings.base, mapper(fmt, settings, None))
 
 
 class SurveyCsvConnector:
