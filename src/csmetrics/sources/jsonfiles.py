@@ -80,4 +80,23 @@ def page_records(path: Path, list_key: str, unit: str, not_a_page: str, shape: s
         yield lineno, "line", obj
 
 
-__all__ = ["MAX_DEFECTS", "ObjectDefect", "canonical", "page_records"]
+def dotted(obj: Any, path: str) -> tuple[bool, Any]:
+    """(found, value) of the field ``path`` of ``obj``; dotted: a field of an object (``plan.interval``)."""
+    cur = obj
+    for part in path.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            return False, None
+        cur = cur[part]
+    return True, cur
+
+
+def is_scalar(v: Any) -> bool:
+    return v is None or isinstance(v, str | int | float | bool)
+
+
+def shown(v: Any) -> Any:
+    """A value as a defect shows it: itself when scalar, else its type's name (no whole object in a message)."""
+    return v if is_scalar(v) else type(v).__name__
+
+
+__all__ = ["MAX_DEFECTS", "ObjectDefect", "canonical", "dotted", "is_scalar", "page_records", "shown"]

@@ -21,15 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from csmetrics.schema.errors import DataError, Defect
-from csmetrics.sources.jsonfiles import MAX_DEFECTS, ObjectDefect, canonical, page_records
+from csmetrics.sources.jsonfiles import MAX_DEFECTS, ObjectDefect, canonical, is_scalar, page_records, shown
 from csmetrics.sources.workspace import RawObject
 
 OBJECT_TYPES = ("companies", "owners")
 """File / raw type names, in the order they are read and fetched."""
 
 REQUIRED_FILES = ("companies",)
-
-
 
 
 def parse_time(value: Any) -> dt.datetime | None:
@@ -48,14 +46,6 @@ def parse_time(value: Any) -> dt.datetime | None:
     return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
 
 
-def _scalar(v: Any) -> bool:
-    return v is None or isinstance(v, str | int | float | bool)
-
-
-def _shown(v: Any) -> Any:
-    return v if _scalar(v) else type(v).__name__
-
-
 def object_problems(kind: str, obj: Any, wanted: tuple[str, ...] = ()) -> Iterator[tuple[str, Any, str]]:
     """Every shape problem of one object of file ``kind`` as (field, value, what is wrong).
 
@@ -69,32 +59,32 @@ def object_problems(kind: str, obj: Any, wanted: tuple[str, ...] = ()) -> Iterat
     if "id" not in obj:
         yield "id", None, "is missing (required)"
     elif not (isinstance(oid, str) and oid.strip()) and not (isinstance(oid, int) and not isinstance(oid, bool)):
-        yield "id", _shown(oid), "is not an id (expected a non-empty string)"
+        yield "id", shown(oid), "is not an id (expected a non-empty string)"
     archived = obj.get("archived")
     if archived is not None and not isinstance(archived, bool):
-        yield "archived", _shown(archived), "is not true, false or null"
+        yield "archived", shown(archived), "is not true, false or null"
     for key in ("createdAt", "updatedAt"):
         if obj.get(key) is not None and parse_time(obj[key]) is None:
-            yield key, _shown(obj[key]), "is not a timestamp (expected ISO 8601, e.g. 2025-01-15T09:30:00.000Z)"
+            yield key, shown(obj[key]), "is not a timestamp (expected ISO 8601, e.g. 2025-01-15T09:30:00.000Z)"
     if kind == "owners":
         for key in ("firstName", "lastName", "email"):
             if obj.get(key) is not None and not isinstance(obj[key], str):
-                yield key, _shown(obj[key]), "is not a string or null"
+                yield key, shown(obj[key]), "is not a string or null"
         return
     props = obj.get("properties")
     if "properties" not in obj:
         yield "properties", None, "is missing (required: the company's properties object)"
         return
     if not isinstance(props, dict):
-        yield "properties", _shown(props), "is not an object (expected {\"name\": ..., ...})"
+        yield "properties", shown(props), "is not an object (expected {\"name\": ..., ...})"
         return
     for key in wanted:
-        if key in props and not _scalar(props[key]):
-            yield f"properties.{key}", _shown(props[key]), "is not a text, a number, true/false or null"
+        if key in props and not is_scalar(props[key]):
+            yield f"properties.{key}", shown(props[key]), "is not a text, a number, true/false or null"
     created = props.get("createdate")
     if created is not None and created != "" and parse_time(created) is None:
-        yield "properties.createdate", _shown(created), ("is not a timestamp (expected ISO 8601, e.g. "
-                                                         "2025-01-15T09:30:00.000Z, or epoch milliseconds)")
+        yield "properties.createdate", shown(created), ("is not a timestamp (expected ISO 8601, e.g. "
+                                                        "2025-01-15T09:30:00.000Z, or epoch milliseconds)")
 
 
 def to_raw(kind: str, obj: dict[str, Any]) -> RawObject:

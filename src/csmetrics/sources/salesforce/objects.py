@@ -20,28 +20,11 @@ from typing import Any
 
 from csmetrics.schema.errors import DataError, Defect
 from csmetrics.sources.hubspot.objects import parse_time
-from csmetrics.sources.jsonfiles import MAX_DEFECTS, ObjectDefect, canonical, page_records
+from csmetrics.sources.jsonfiles import MAX_DEFECTS, ObjectDefect, canonical, dotted, is_scalar, page_records, shown
 from csmetrics.sources.workspace import RawObject
 
 _SHAPE = ("expected a query response {\"totalSize\": ..., \"done\": ..., \"records\": [...]}, several responses "
           "as JSON lines, or one record per line")
-
-
-def _scalar(v: Any) -> bool:
-    return v is None or isinstance(v, str | int | float | bool)
-
-
-def _shown(v: Any) -> Any:
-    return v if _scalar(v) else type(v).__name__
-
-
-def _get(obj: dict[str, Any], path: str) -> tuple[bool, Any]:
-    cur: Any = obj
-    for part in path.split("."):
-        if not isinstance(cur, dict) or part not in cur:
-            return False, None
-        cur = cur[part]
-    return True, cur
 
 
 def record_problems(obj: Any, wanted: tuple[str, ...] = ()) -> Iterator[tuple[str, Any, str]]:
@@ -55,26 +38,26 @@ def record_problems(obj: Any, wanted: tuple[str, ...] = ()) -> Iterator[tuple[st
         return
     attrs = obj.get("attributes")
     if isinstance(attrs, dict) and attrs.get("type") not in (None, "Account"):
-        yield "attributes.type", _shown(attrs.get("type")), "is not an Account record (expected \"Account\")"
+        yield "attributes.type", shown(attrs.get("type")), "is not an Account record (expected \"Account\")"
         return
     rid = obj.get("Id")
     if "Id" not in obj:
         yield "Id", None, "is missing (required)"
     elif not (isinstance(rid, str) and rid.strip()):
-        yield "Id", _shown(rid), "is not an id (expected a non-empty string, e.g. 001...)"
+        yield "Id", shown(rid), "is not an id (expected a non-empty string, e.g. 001...)"
     deleted = obj.get("IsDeleted")
     if deleted is not None and not isinstance(deleted, bool):
-        yield "IsDeleted", _shown(deleted), "is not true, false or null"
+        yield "IsDeleted", shown(deleted), "is not true, false or null"
     owner = obj.get("Owner")
     if owner is not None and not isinstance(owner, dict):
-        yield "Owner", _shown(owner), "is not an object or null (expected {\"Name\": ...})"
+        yield "Owner", shown(owner), "is not an object or null (expected {\"Name\": ...})"
     for path in wanted:
-        found, value = _get(obj, path)
-        if found and not _scalar(value):
-            yield path, _shown(value), "is not a text, a number, true/false or null"
+        found, value = dotted(obj, path)
+        if found and not is_scalar(value):
+            yield path, shown(value), "is not a text, a number, true/false or null"
     for key in ("CreatedDate", "SystemModstamp"):
         if obj.get(key) is not None and parse_time(obj[key]) is None:
-            yield key, _shown(obj[key]), "is not a date-time (expected e.g. 2025-01-06T15:04:05.000+0000)"
+            yield key, shown(obj[key]), "is not a date-time (expected e.g. 2025-01-06T15:04:05.000+0000)"
 
 
 def to_raw(obj: dict[str, Any]) -> RawObject:

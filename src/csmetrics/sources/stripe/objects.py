@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from csmetrics.schema.errors import DataError, Defect
-from csmetrics.sources.jsonfiles import MAX_DEFECTS, ObjectDefect, canonical
+from csmetrics.sources.jsonfiles import MAX_DEFECTS, ObjectDefect, canonical, dotted, shown
 from csmetrics.sources.workspace import RawObject
 
 OBJECT_TYPES: dict[str, str] = {
@@ -39,9 +39,6 @@ ZERO_DECIMAL = frozenset(
 
 THREE_DECIMAL = frozenset(["BHD", "JOD", "KWD", "OMR", "TND"])
 """Stripe's three-decimal currencies: amounts are thousandths."""
-
-
-
 
 
 # -- shape checks ------------------------------------------------------------
@@ -117,15 +114,6 @@ CREDIT_NOTE_LINE: dict[str, Check] = {"id": STR, "amount": INT, "invoice_line_it
 RECURRING: dict[str, Check] = {"interval": STR, "interval_count": INT}
 
 
-def _get(obj: Any, path: str) -> tuple[bool, Any]:
-    cur = obj
-    for part in path.split("."):
-        if not isinstance(cur, dict) or part not in cur:
-            return False, None
-        cur = cur[part]
-    return True, cur
-
-
 def _required(check: Check) -> bool:
     return check in (INT, STR, REF, LIST_OBJECT)
 
@@ -134,17 +122,16 @@ def check_fields(obj: Any, fields: dict[str, Check], prefix: str = "") -> Iterat
     """(field, value, what is wrong) for each field of ``obj`` that breaks its check."""
     for path, check in fields.items():
         if "." in path:
-            parent_found, parent = _get(obj, path.rsplit(".", 1)[0])
+            parent_found, parent = dotted(obj, path.rsplit(".", 1)[0])
             if not parent_found or parent is None:
                 continue
-        found, value = _get(obj, path)
+        found, value = dotted(obj, path)
         if not found:
             if _required(check):
                 yield prefix + path, None, "is missing (required)"
             continue
         if not check(value):
-            shown = value if isinstance(value, str | int | float | bool) or value is None else type(value).__name__
-            yield prefix + path, shown, _DESC[check]
+            yield prefix + path, shown(value), _DESC[check]
 
 
 def object_problems(kind: str, obj: Any) -> Iterator[tuple[str, Any, str]]:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from csmetrics.schema.errors import DataError, Defect
-from csmetrics.sources.jsonfiles import MAX_DEFECTS, canonical
+from csmetrics.sources.jsonfiles import MAX_DEFECTS, canonical, dotted, shown
 from csmetrics.sources.workspace import RawObject
 
 KINDS = ("organizations", "tickets", "ticket_metrics", "satisfaction_ratings")
@@ -85,15 +85,6 @@ FIELDS: dict[str, dict[str, Check]] = {
 """Per type, the fields the mapping reads and what each must hold (dotted: a field of an object)."""
 
 
-def _get(obj: dict[str, Any], path: str) -> tuple[bool, Any]:
-    cur: Any = obj
-    for part in path.split("."):
-        if not isinstance(cur, dict) or part not in cur:
-            return False, None
-        cur = cur[part]
-    return True, cur
-
-
 def object_problems(kind: str, obj: Any) -> Iterator[tuple[str, Any, str]]:
     """Every shape problem of one object of type ``kind`` as (field, value, what is wrong)."""
     if not isinstance(obj, dict):
@@ -101,18 +92,16 @@ def object_problems(kind: str, obj: Any) -> Iterator[tuple[str, Any, str]]:
         return
     for path, check in FIELDS[kind].items():
         if "." in path:
-            found, parent = _get(obj, path.rsplit(".", 1)[0])
+            found, parent = dotted(obj, path.rsplit(".", 1)[0])
             if not found or parent is None:
                 continue
-        found, value = _get(obj, path)
+        found, value = dotted(obj, path)
         if not found:
             if check in REQUIRED:
                 yield path, None, "is missing (required)"
             continue
         if not check(value):
-            shown = value if isinstance(value, str | int | float | bool) or value is None else type(value).__name__
-            yield path, shown, _DESC[check]
-
+            yield path, shown(value), _DESC[check]
 
 
 def to_raw(kind: str, obj: dict[str, Any]) -> RawObject:
