@@ -22,14 +22,11 @@ from pydantic import BaseModel, Field
 from csmetrics.schema.errors import CsmetricsError, DataError, UsageError
 from csmetrics.schema.tables import TABLE_ORDER
 from csmetrics.web import audit, auth
+from csmetrics.web.api import Error
 from csmetrics.web.app import client_ip, require_admin
 from csmetrics.web.store import Store
 
 log = logging.getLogger(__name__)
-
-
-class Error(BaseModel):
-    detail: str
 
 
 router = APIRouter(prefix="/api/v1", tags=["admin"], responses={

@@ -48,7 +48,6 @@ from urllib.parse import urlencode
 import pandas as pd
 from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from pydantic import BaseModel
 
 from csmetrics import clock
 from csmetrics.alerts import store as alert_store
@@ -57,6 +56,7 @@ from csmetrics.periods import parse_date
 from csmetrics.schema.errors import UsageError
 from csmetrics.sources.settings import DEFAULT_CONFIG
 from csmetrics.web import data
+from csmetrics.web.api import Error
 from csmetrics.web.app import (
     COOKIE,
     Forbidden,
@@ -74,15 +74,11 @@ from csmetrics.web.store import Store
 router = APIRouter(include_in_schema=False)
 
 
-class _Error(BaseModel):
-    detail: str
-
-
 api_router = APIRouter(prefix="/api/v1", tags=["jobs"], responses={
-    400: {"model": _Error, "description": "Unknown job"},
-    401: {"model": _Error, "description": "Missing or invalid bearer token"},
-    403: {"model": _Error, "description": "The token's role is not admin"},
-    429: {"model": _Error, "description": "Too many failed sign-ins from this address or for this token id"},
+    400: {"model": Error, "description": "Unknown job"},
+    401: {"model": Error, "description": "Missing or invalid bearer token"},
+    403: {"model": Error, "description": "The token's role is not admin"},
+    429: {"model": Error, "description": "Too many failed sign-ins from this address or for this token id"},
 })
 Reader = Depends(require_reader)
 
