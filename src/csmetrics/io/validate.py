@@ -73,6 +73,10 @@ def lit(value: str) -> str:
 TRIMMED = " \t\r\n\u00a0"
 
 
+TRIMMED_CODES = ", ".join(str(ord(c)) for c in TRIMMED)
+"""The code points of ``TRIMMED``, as an SQL list (what ``ascii()`` of a cell is compared with)."""
+
+
 def trim(sql: str) -> str:
     """SQL trimming an expression's surrounding whitespace (``TRIMMED``)."""
     return f"trim({sql}, {lit(TRIMMED)})"
@@ -470,8 +474,8 @@ class Validator:
             # Only a cell that starts with a trimmed character (or is '') can trim to '': the others skip
             # the trim, which makes a new string per cell (CASE is lazy). The same verdict as
             # trim(text) = '' on every cell.
-            ends = ", ".join(str(ord(c)) for c in TRIMMED)
-            empty = f"({text} IS NULL OR CASE WHEN ascii({text}) IN (0, {ends}) THEN {trim(text)} = '' ELSE false END)"
+            empty = (f"({text} IS NULL OR CASE WHEN ascii({text}) IN (0, {TRIMMED_CODES}) "
+                     f"THEN {trim(text)} = '' ELSE false END)")
             problems = self._cell_problem(col, text)
         else:
             empty = f"({x} IS NULL)"  # a typed value's text is never blank
@@ -518,9 +522,8 @@ class Validator:
         # Neither the first nor the last character (code point) is one trim() removes, and not
         # empty (ascii('') is 0): the same verdict as trim(x) = x AND x <> '', at half the cost
         # (no new string per cell).
-        ends = ", ".join(str(ord(c)) for c in TRIMMED)
         last = " OR ".join(f"suffix({x}, chr({ord(c)}))" for c in TRIMMED)  # (no substring per cell)
-        same = f"ascii({x}) NOT IN (0, {ends}) AND NOT ({last})"
+        same = f"ascii({x}) NOT IN (0, {TRIMMED_CODES}) AND NOT ({last})"
         if col.lower_case:
             same += f" AND lower({x}) = {x}"
         elif col.name == "currency":
