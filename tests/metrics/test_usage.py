@@ -67,10 +67,9 @@ def reference(
             for k, v in out.items()}
 
 
-@SETTINGS
-@given(events(), st.sampled_from(["week", "month", "quarter", "year"]))
-def test_bitmask_usage_equals_distinct_counts(case: tuple[list[dict[str, Any]], int], grain: str) -> None:
-    rows, _ = case
+def _by_segment(rows: list[dict[str, Any]], grain: str) -> tuple[dict[tuple[Any, ...], Any], dict[Any, Any]]:
+    """(csmetrics' usage values by (metric, period, segment), the Python-set reference by (period, segment)) of
+    ``rows`` over six accounts in two segments and none; checks that every referenced cell equals it."""
     segments = {f"a{i}": (None if i == 0 else f"s{i % 2}") for i in range(6)}
     with tempfile.TemporaryDirectory() as tmp:
         d = write_dir(Path(tmp), usage_events=rows,
@@ -86,6 +85,14 @@ def test_bitmask_usage_equals_distinct_counts(case: tuple[list[dict[str, Any]], 
         assert table[("usage_accounts", label, group)] == accounts
         assert table[("product_adoption_rate", label, group)] == pytest.approx(adoption, rel=1e-12)
         assert table[("usage_frequency", label, group)] == pytest.approx(frequency, rel=1e-12)
+    return table, want
+
+
+@SETTINGS
+@given(events(), st.sampled_from(["week", "month", "quarter", "year"]))
+def test_bitmask_usage_equals_distinct_counts(case: tuple[list[dict[str, Any]], int], grain: str) -> None:
+    rows, _ = case
+    table, want = _by_segment(rows, grain)
     # Cells without usage: zero accounts and null rates.
     empty = [k for k in table if k[0] == "usage_accounts" and (k[1], k[2]) not in want]
     for _, label, group in empty:
@@ -119,22 +126,9 @@ def test_several_mask_words_equal_distinct_counts(
     """With words of 2, 3 or 7 bits the generated catalogues (up to 60 features)
     take several mask words (or, above MASK_WORDS words, COUNT(DISTINCT)): same values as Python sets."""
     rows, _ = case
-    segments = {f"a{i}": (None if i == 0 else f"s{i % 2}") for i in range(6)}
-    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
+    with pytest.MonkeyPatch.context() as mp:
         mp.setattr(usage, "MASK_FEATURES", per_word)
-        d = write_dir(Path(tmp), usage_events=rows,
-                      accounts=[{"account_id": a, "segment": s} for a, s in segments.items()])
-        ds = load_data_dir(d)
-        try:
-            got = compute_dataset(ds, METRICS, grain, START, END, by="segment").rows
-        finally:
-            ds.backend.disconnect()
-    want = reference(rows, grain, segments)
-    table = {(r.metric, r.period, r.group): r.value for r in got.itertuples(index=False)}
-    for (label, group), (accounts, adoption, frequency) in want.items():
-        assert table[("usage_accounts", label, group)] == accounts
-        assert table[("product_adoption_rate", label, group)] == pytest.approx(adoption, rel=1e-12)
-        assert table[("usage_frequency", label, group)] == pytest.approx(frequency, rel=1e-12)
+        table, want = _by_segment(rows, grain)
     assert sum(table[("usage_accounts", label, group)] for label, group in want) == sum(
         v[0] for v in want.values())
 
