@@ -158,6 +158,9 @@ def ingest(data_dir: str | Path, workspace: str | Path = DEFAULT_WORKSPACE) -> d
             con.execute("DETACH ws")
         workspace.parent.mkdir(parents=True, exist_ok=True)
         attach_workspace(con, workspace)
+        # Rows are stored in no particular order (every reader sorts what it needs): DuckDB then
+        # writes a table from both threads at once instead of keeping the file's order.
+        con.execute("SET preserve_insertion_order = false")
         try:
             counts = _write(con, files, config)
         except BaseException:

@@ -157,13 +157,18 @@ class PeriodContext:
         j = t.join(g, t.account_id == g.account_id)
         return j.select(t, g.group)
 
-    def bucket(self, table: str, date_col: str, *, source: ir.Table | None = None, grouped: bool = True) -> ir.Table:
+    def bucket(self, table: str, date_col: str, *, source: ir.Table | None = None, grouped: bool = True,
+               labelled: bool = True) -> ir.Table:
         """Rows of ``table`` (or of ``source``, a derived version of it) dated inside
         the context's periods, with ``period``, ``_day`` (the UTC date) and ``group``.
 
         Rows outside the range are dropped. Not materialised: each bucket feeds
         one family aggregate (which is), so a copy of the fact table would be
-        written only to be read once.
+        written only to be read once. Unlabelled, the rows have ``_first`` (the
+        first day of their period, a date) instead of ``period``: an aggregate
+        of tens of millions of events then groups by a date, not a text label,
+        and :meth:`label` names its few rows afterwards (same rows: those whose
+        ``_first`` is no period's first day are dropped there instead).
         """
         def build() -> ir.Table:
             t = source if source is not None else self.ds.table(table)
@@ -180,11 +185,15 @@ class PeriodContext:
                 t = t.mutate(_day=col)
                 t = t.filter((t._day >= self.first_day) & (t._day <= self.last_day))
             t = t.mutate(_first=period_first(t._day, self.grain, self.week_start))
-            p = self.periods_table().select(p_first="first", period="period")
-            j = t.join(p, t._first == p.p_first).drop("p_first", "_first")
+            j = self.label(t) if labelled else t
             return self.with_group(j) if grouped and "account_id" in j.columns else j
         variant = "" if source is None else f":{hash(source.op())}"
-        return self.memo(f"bucket:{table}:{date_col}:{grouped}{variant}", build, cache=False)
+        return self.memo(f"bucket:{table}:{date_col}:{grouped}:{labelled}{variant}", build, cache=False)
+
+    def label(self, t: ir.Table) -> ir.Table:
+        """``t`` (with ``_first``, a period's first day) with that period's ``period`` label instead."""
+        p = self.periods_table().select(p_first="first", period="period")
+        return t.join(p, t._first == p.p_first).drop("p_first", "_first")
 
     def subscription_mrr(self) -> ir.Table:
         """One row per subscription with its MRR in base currency (fx applied once for the run)."""
@@ -211,23 +220,30 @@ class PeriodContext:
                 schema={"day": "date", "b_idx": "int64", "side": "int64"},
             )
             subs = self.subscription_mrr()
+            fp = self.first_paying()
+            # Each subscription carries its account's first paying day (null: the account never paid),
+            # so the grouped pass below keeps it and no join of its millions of rows to the accounts
+            # follows.
+            subs = subs.left_join(fp, subs.account_id == fp.account_id).select(
+                subs.account_id, subs.started_at, subs.ended_at, subs.mrr, fp.first_day)
             # Subscriptions in force on each boundary day, summed per account and period in one grouped
             # pass: MRR_a at the start (side 0) and at the end (side 1). (Was: the MRR of every account on
             # every boundary day materialised, then every account x period joined to it twice.)
             on = subs.join(bounds, [subs.started_at <= bounds.day,
                                     subs.ended_at.isnull() | (bounds.day < subs.ended_at)])
             zero = ibis.literal(0, state.MONEY)
-            moved = on.select("account_id", idx=on.b_idx, m0=ibis.ifelse(on.side == 0, on.mrr, zero),
-                              m1=ibis.ifelse(on.side == 1, on.mrr, zero))
+            moved = on.select("account_id", "first_day", idx=on.b_idx,
+                              m0=ibis.ifelse(on.side == 0, on.mrr, zero), m1=ibis.ifelse(on.side == 1, on.mrr, zero))
             # Accounts whose first paying day is inside a period are in it even at 0 MRR on both days.
-            fp = self.first_paying()
             p = self.periods_table()
             new = fp.join(p, [fp.first_day >= p.first, fp.first_day <= p.last]).select(
-                "account_id", idx=p.idx, m0=zero, m1=zero)
+                "account_id", "first_day", idx=p.idx, m0=zero, m1=zero)
             u = moved.union(new, distinct=False)
-            g = u.group_by(["account_id", "idx"]).aggregate(s0=u.m0.sum(), s1=u.m1.sum())
-            # (An account's MRR on a day counts only when positive, as in state.account_mrr_on.)
-            g = g.join(fp, g.account_id == fp.account_id).join(p, g.idx == p.idx)
+            g = u.group_by(["account_id", "idx"]).aggregate(
+                s0=u.m0.sum(), s1=u.m1.sum(), first_day=u.first_day.max())
+            # (An account's MRR on a day counts only when positive, as in state.account_mrr_on. An account
+            # that never paid has no first paying day and MRR 0 on every day: its rows are dropped below.)
+            g = g.join(p, g.idx == p.idx)
             j = g.select(
                 g.account_id, "first_day", "period", "first", "last",
                 m0=ibis.ifelse(g.s0 > 0, g.s0, zero).cast(state.MONEY),

@@ -50,8 +50,9 @@ def usage_agg(ctx: PeriodContext) -> ir.Table:
         else:
             per_account = _per_account_distinct(ctx)
         # Grouped after aggregating: the join then sees one row per account and period, not every event.
+        # The periods are keyed by their first day until the last, small aggregate is labelled.
         per_account = ctx.with_group(per_account)
-        agg = per_account.group_by(["period", "group"]).aggregate(
+        agg = per_account.group_by(["_first", "group"]).aggregate(
             usage_accounts=per_account.count(),
             # mean(features / catalogue) as mean(features) / catalogue: a mean of
             # integers does not depend on the order the engine adds them in, so
@@ -59,21 +60,22 @@ def usage_agg(ctx: PeriodContext) -> ir.Table:
             product_adoption_rate=per_account.features.mean() / len(catalogue),
             usage_frequency=per_account.days.cast("float64").mean(),
         )
-        return ctx.complete(agg, {"usage_accounts": 0})
+        return ctx.complete(ctx.label(agg), {"usage_accounts": 0})
 
     return ctx.memo("usage_agg", build)
 
 
 def _per_account_distinct(ctx: PeriodContext) -> ir.Table:
-    """period, account_id, features, days: by COUNT(DISTINCT)."""
-    u = ctx.bucket("usage_events", "occurred_at", grouped=False)
-    return u.group_by(["period", "account_id"]).aggregate(
+    """_first (the period's first day), account_id, features, days: by COUNT(DISTINCT)."""
+    u = ctx.bucket("usage_events", "occurred_at", grouped=False, labelled=False)
+    return u.group_by(["_first", "account_id"]).aggregate(
         features=u.feature.nunique(), days=u._day.nunique()
     )
 
 
 def _per_account_masks(ctx: PeriodContext, catalogue: list[str]) -> ir.Table:
-    """period, account_id, features, days: by bitmasks, one 62-bit word per MASK_FEATURES features."""
+    """_first (the period's first day), account_id, features, days: by bitmasks, one 62-bit word per
+    MASK_FEATURES features."""
     per_word = MASK_FEATURES
     words = range((len(catalogue) + per_word - 1) // per_word)
     # One column per word; a feature's bit is set in its own word and 0 in the others.
@@ -89,10 +91,10 @@ def _per_account_masks(ctx: PeriodContext, catalogue: list[str]) -> ir.Table:
     # Joined before bucketing, so the engine sees the few feature rows next to the raw
     # events (and hashes those) rather than next to an estimate of the bucketed events.
     events = events.join(bits, events.feature == bits._feature)
-    u = ctx.bucket("usage_events", "occurred_at", grouped=False, source=events)
+    u = ctx.bucket("usage_events", "occurred_at", grouped=False, source=events, labelled=False)
     # 1 << (day of month - 1) stays below 2**31, so a 32-bit shift is safe on every engine.
     u = u.mutate(_dbit=(ibis.literal(1) << (u._day.day() - 1)).cast("int64"))
-    keys = ["period", "account_id"]
+    keys = ["_first", "account_id"]
     masks = {f"_fm{w}": bit_or(u[f"_fbit{w}"]) for w in words}
     if ctx.grain == "month":
         # The period is the calendar month: one aggregation does.
