@@ -42,9 +42,7 @@ def usage_agg(ctx: PeriodContext) -> ir.Table:
     the time of COUNT(DISTINCT).
     """
     def build() -> ir.Table:
-        events = ctx.ds.table("usage_events")
-        features = ctx.ds.backend.execute(events.select("feature").distinct())["feature"].dropna()
-        catalogue = sorted(str(f) for f in features)
+        catalogue = ctx.run_value("feature_catalogue", lambda: feature_catalogue(ctx))
         if 0 < len(catalogue) <= MASK_FEATURES * MASK_WORDS:
             per_account = _per_account_masks(ctx, catalogue)
         else:
@@ -63,6 +61,13 @@ def usage_agg(ctx: PeriodContext) -> ir.Table:
         return ctx.complete(ctx.label(agg), {"usage_accounts": 0})
 
     return ctx.memo("usage_agg", build)
+
+
+def feature_catalogue(ctx: PeriodContext) -> list[str]:
+    """Every feature in usage_events (the whole catalogue, not only the periods'), sorted."""
+    events = ctx.ds.table("usage_events")
+    features = ctx.ds.backend.execute(events.select("feature").distinct())["feature"].dropna()
+    return sorted(str(f) for f in features)
 
 
 def _per_account_distinct(ctx: PeriodContext) -> ir.Table:
@@ -86,7 +91,7 @@ def _per_account_masks(ctx: PeriodContext, catalogue: list[str]) -> ir.Table:
     # join on these few rows, not on the events.
     bits = ctx.memo("feature_bits", lambda: ibis.memtable(
         columns, schema={"_feature": "string", **{f"_fbit{w}": "int64" for w in words}},
-    ))
+    ), per_run=True)
     events = ctx.ds.table("usage_events")
     # Joined before bucketing, so the engine sees the few feature rows next to the raw
     # events (and hashes those) rather than next to an estimate of the bucketed events.
