@@ -299,7 +299,9 @@ def last_data_day(ds: Dataset, today: dt.date | None = None) -> dt.date:
     for table, col in ACTIVITY_COLUMNS:
         if ds.has(table):
             c = ds.table(table)[col]
-            highs.append((c.cast("date") if c.type().is_timestamp() else c).max())
+            # (The date of the latest time, not the latest of every time's date: the same day, without
+            # a cast of each of millions of timestamps.)
+            highs.append(c.max().cast("date") if c.type().is_timestamp() else c.max())
     if not highs:
         return today
     expr = ibis.memtable({"x": [0]}).select(hi=ibis.greatest(*highs) if len(highs) > 1 else highs[0])
