@@ -41,10 +41,6 @@ ANCHORS: dict[str, str | None] = {
 CATALOGUE = "usage_events:features"
 
 
-def _month(anchor: str | None) -> str:
-    return "CAST(NULL AS DATE)" if anchor is None else f"CAST(date_trunc('month', t.{q(anchor)}) AS DATE)"
-
-
 def table_digest_sql(prefix: str, table: str) -> str:
     """SELECT table_name, month, n, h for ``table``.
 
@@ -54,7 +50,7 @@ def table_digest_sql(prefix: str, table: str) -> str:
     """
     anchor = ANCHORS[table]
     if anchor is None:
-        return (f"SELECT {lit(table)} AS table_name, {_month(None)} AS month, count(*) AS n, "
+        return (f"SELECT {lit(table)} AS table_name, CAST(NULL AS DATE) AS month, count(*) AS n, "
                 f"CAST(sum(hash(t)) AS HUGEINT) AS h FROM {prefix}{q(table)} AS t GROUP BY ALL")
     days = (f"SELECT CAST(t.{q(anchor)} AS DATE) AS day, count(*) AS n, CAST(sum(hash(t)) AS HUGEINT) AS h "
             f"FROM {prefix}{q(table)} AS t GROUP BY ALL")

@@ -84,9 +84,13 @@ class PeriodContext:
             )
 
     # -- memo ----------------------------------------------------------------
+    def _blocks(self, per_run: bool) -> Blocks:
+        """Where a block is kept: ``run`` for one that does not depend on the periods (when there is a run)."""
+        return self.run if per_run and self.run is not None else self._own
+
     def memo(self, key: str, build: Callable[[], ir.Table], cache: bool = True, per_run: bool = False) -> ir.Table:
         """The block ``key``, built once; ``per_run``: one that does not depend on the periods (kept in ``run``)."""
-        blocks = self.run if per_run and self.run is not None else self._own
+        blocks = self._blocks(per_run)
         if key not in blocks.memo:
             t = build()
             if cache and self.cache_tables:
@@ -100,7 +104,7 @@ class PeriodContext:
 
     def run_value(self, key: str, compute: Callable[[], Any]) -> Any:
         """A value (not a table) that does not depend on the periods, computed once per run."""
-        blocks = self.run if self.run is not None else self._own
+        blocks = self._blocks(per_run=True)
         if key not in blocks.memo:
             blocks.memo[key] = compute()
         return blocks.memo[key]
