@@ -194,3 +194,44 @@ def test_a_write_that_changes_no_row_keeps_the_results_and_the_warm_up(store: St
     assert store.version == version + 1 and counted == warmed + warmed  # new data: scored again
     with store.write_lock:
         assert store.writer.execute("SELECT count(*) FROM accounts").fetchone() == (5,)
+
+
+def test_a_stop_during_the_health_model_interrupts_it_without_logging_a_failure(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """``serve`` stopped while the warm-up scores the accounts interrupts the query (a stop must not wait for
+    the model); that interruption is not a failure to report. A model failing on its own still is."""
+    import duckdb
+
+    running = threading.Event()
+
+    def slow(ds: object, *args: object, **kwargs: object) -> object:
+        running.set()
+        return ds.backend.con.execute("SELECT sum(a.range * b.range) FROM range(100000) a, range(1000000) b").fetchall()  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(health_model, "score_accounts", slow)
+    ws = tmp_path / "workspace.duckdb"
+    ingest(make_book_company(tmp_path / "data"), ws)
+    s = Store(ws)
+    s.warmer = warm
+    s.request_warm()
+    assert running.wait(60)
+    thread = s._warm_thread
+    t0 = time.monotonic()
+    s.close()
+    assert thread is not None
+    thread.join(60)
+    assert not thread.is_alive() and time.monotonic() - t0 < 30  # interrupted, not waited for
+    assert [r for r in caplog.records if r.levelname == "ERROR"] == []
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise duckdb.InterruptException("INTERRUPT Error: Interrupted!")
+
+    monkeypatch.setattr(health_model, "score_accounts", broken)
+    s = Store(ws)
+    try:
+        from csmetrics.web.data import health_scores, last_day
+
+        assert health_scores(s, last_day(s)) is None  # the dashboard carries on without health
+    finally:
+        s.close()
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == ["health model failed"]

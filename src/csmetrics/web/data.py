@@ -277,6 +277,8 @@ def health_scores(store: Store, day: dt.date) -> pd.DataFrame | None:
         except ImportError:
             return None
         except Exception:  # the model is optional for the dashboard: log and carry on
+            if store.closing:  # interrupted by a stop: the warm-up drops it quietly
+                raise
             log.exception("health model failed")
             return None
         if "account_id" not in df.columns:
@@ -328,6 +330,8 @@ def feedback_themes(store: Store, f: Filters) -> dict[str, Any] | None:
         except UsageError as exc:
             return {"themes": [], "sentiment": {}, "notes": [str(exc)]}
         except Exception:  # optional model: the page still renders without it
+            if store.closing:  # interrupted by a stop: the warm-up drops it quietly
+                raise
             log.exception("feedback model failed")
             return None
         finally:
@@ -373,6 +377,8 @@ def account_records(store: Store, day: dt.date | None) -> list[dict[str, Any]] |
         except UsageError:
             raise
         except Exception:  # optional model: fall back to accounts without health
+            if store.closing:  # interrupted by a stop: the warm-up drops it quietly
+                raise
             log.exception("health model failed")
             return None
         finally:

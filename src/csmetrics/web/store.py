@@ -132,6 +132,11 @@ class Store:
             raise
 
     @property
+    def closing(self) -> bool:
+        """True once :meth:`close` began: a query failing then was interrupted by the stop, not broken."""
+        return self._closing
+
+    @property
     def tmpdir(self) -> Path | None:
         """The temporary directory of a ``--data`` workspace (removed by :meth:`close`), else None."""
         return self._tmpdir
@@ -413,6 +418,10 @@ class View(Store):
     @property
     def full_ds(self) -> Dataset:
         return self.base.full_ds
+
+    @property
+    def closing(self) -> bool:
+        return self.base.closing
 
     @property
     def writer(self) -> duckdb.DuckDBPyConnection:
