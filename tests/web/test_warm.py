@@ -216,11 +216,11 @@ def test_a_stop_during_the_health_model_interrupts_it_without_logging_a_failure(
     s.request_warm()
     assert running.wait(60)
     thread = s._warm_thread
-    t0 = time.monotonic()
-    s.close()
-    assert thread is not None
-    thread.join(60)
-    assert not thread.is_alive() and time.monotonic() - t0 < 30  # interrupted, not waited for
+    closer = threading.Thread(target=s.close, daemon=True)  # (a close that waited would hang the test)
+    closer.start()
+    closer.join(40)
+    assert not closer.is_alive()  # the query (hours long) was interrupted, not waited for
+    assert thread is not None and not thread.is_alive()
     assert [r for r in caplog.records if r.levelname == "ERROR"] == []
 
     def broken(*args: object, **kwargs: object) -> object:

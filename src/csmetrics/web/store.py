@@ -144,9 +144,14 @@ class Store:
     def close(self) -> None:
         self._closing = True
         self.warmer = None
-        if self._warm_thread is not None and self._warm_thread.is_alive():
-            with contextlib.suppress(Exception):  # a stop must not wait for the health model: interrupt it
+        thread = self._warm_thread
+        deadline = time.monotonic() + 30
+        # A stop must not wait for the health model: interrupt the warm-up's query. Again until the thread
+        # ends, since an interrupt that comes between two queries is lost (and a step may run several).
+        while thread is not None and thread.is_alive() and time.monotonic() < deadline:
+            with contextlib.suppress(Exception):
                 self._ds.backend.con.interrupt()
+            thread.join(0.05)
         with self.write_lock, self.read_lock:
             self._writer.close()
             self._ds.backend.disconnect()
@@ -218,6 +223,8 @@ class Store:
         version it started on, so that :meth:`page_ready` knows which pages are ready."""
         version, started = self.version, time.monotonic()
         for i, (name, step) in enumerate(steps):
+            if self._closing:
+                return
             with self._warm_cond:
                 self._warm_step = (name, i, len(steps), started)
             step()
