@@ -161,6 +161,7 @@ def ingest(data_dir: str | Path, workspace: str | Path = DEFAULT_WORKSPACE) -> d
         # Rows are stored in no particular order (every reader sorts what it needs): DuckDB then
         # writes a table from both threads at once instead of keeping the file's order.
         con.execute("SET preserve_insertion_order = false")
+        con.execute("SET disabled_compression_methods = 'fsst'")
         try:
             counts = _write(con, files, config)
         except BaseException:
@@ -297,7 +298,7 @@ def _insert_new(con: duckdb.DuckDBPyConnection, target: str, staged: str, cols: 
 def _insert_distinct(con: duckdb.DuckDBPyConnection, target: str, staged: str, cols: list[str]) -> None:
     """Fill the empty ``target`` with the distinct rows of ``staged``, streaming.
 
-    A grouped count of a hash of each row finds the hashes that repeat (in real
+    A hash of each row, sorted, finds the hashes that repeat (in real
     exports few or none); rows with any other hash are unique and go in as they
     come, without a DISTINCT holding every row in a hash table, and only the
     rows with a repeated hash are de-duplicated. (Deleting the copies after
@@ -305,7 +306,9 @@ def _insert_distinct(con: duckdb.DuckDBPyConnection, target: str, staged: str, c
     """
     col_list = ", ".join(q(c) for c in cols)
     row_hash = f"hash({col_list})"
-    repeated = f"SELECT h FROM (SELECT {row_hash} AS h FROM {staged}) GROUP BY h HAVING count(*) > 1"
+    # (Sorted, each hash meets its copies next to it: at 20M rows twice as fast as grouping 20M distinct hashes.)
+    repeated = (f"SELECT DISTINCT h FROM (SELECT h, lag(h) OVER (ORDER BY h) AS before "
+                f"FROM (SELECT {row_hash} AS h FROM {staged})) WHERE h = before")
     con.execute(f"CREATE OR REPLACE TEMP TABLE __repeated AS {repeated}")
     try:
         if con.execute("SELECT count(*) FROM __repeated").fetchone() == (0,):
