@@ -7,9 +7,18 @@ from pathlib import Path
 
 import pytest
 
+import csmetrics.io.dataset as dataset
 from csmetrics.io import ingest, open_source, open_workspace
 from csmetrics.schema.errors import DataError, UsageError
-from tests.io.helpers import append_row, copy_valid, read_rows, set_cell, workspace_contents, write_rows
+from tests.io.helpers import (
+    append_row,
+    copy_valid,
+    csv_to_parquet,
+    read_rows,
+    set_cell,
+    workspace_contents,
+    write_rows,
+)
 
 
 def digest(path: Path) -> str:
@@ -226,3 +235,55 @@ def test_a_write_that_fails_rolls_back(tmp_path: Path, workspace: Path, monkeypa
         ingest(data, workspace)
     assert real_execute_count > 10  # the table writes did run before the failure
     assert workspace_contents(workspace) == before
+
+
+def _all_parquet(data: Path) -> Path:
+    for path in sorted(data.glob("*.csv")):
+        csv_to_parquet(path)
+    return data
+
+
+def test_a_fresh_workspace_of_parquet_files_is_written_table_by_table_with_the_same_rows(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Into a new workspace, Parquet tables are written two at a time, each on its own connection; the
+    workspace holds exactly what the one-transaction path writes (usage de-duplicated, digest, settings)."""
+    csv_dir = copy_valid(tmp_path / "csv")
+    rows = read_rows(csv_dir / "usage_events.csv")
+    write_rows(csv_dir / "usage_events.csv", rows + rows[1:2])  # a row twice in the file
+    pq_dir = _all_parquet(copy_valid(tmp_path / "pq"))
+    write_rows(pq_dir / "usage_events.csv", rows + rows[1:2])
+    csv_to_parquet(pq_dir / "usage_events.csv")
+    at_once: list[set[str]] = []
+    real = dataset._write_at_once
+
+    def spy(*args: object) -> set[str]:
+        written = real(*args)  # type: ignore[arg-type]
+        at_once.append(written)
+        return written
+
+    monkeypatch.setattr(dataset, "_write_at_once", spy)
+    by_csv, by_parquet = tmp_path / "a.duckdb", tmp_path / "b.duckdb"
+    assert ingest(csv_dir, by_csv) == ingest(pq_dir, by_parquet)
+    assert at_once == [set(), {p.stem for p in pq_dir.glob("*.parquet")}]  # CSV: the one transaction
+    assert workspace_contents(by_csv) == workspace_contents(by_parquet)
+    assert len(workspace_contents(by_parquet)["usage_events"]) == len(rows) - 1
+    # Into an existing workspace, the one transaction again: the same files change nothing.
+    before = workspace_contents(by_parquet)
+    ingest(pq_dir, by_parquet)
+    assert len(at_once) == 2 and workspace_contents(by_parquet) == before
+
+
+def test_a_table_failing_to_write_into_a_fresh_workspace_leaves_no_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = dataset._write_table
+
+    def failing(con: object, name: str, present: bool) -> None:
+        if name == "tickets":
+            raise OSError("disk full")
+        real(con, name, present)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dataset, "_write_table", failing)
+    ws = tmp_path / "ws" / "workspace.duckdb"
+    with pytest.raises(OSError, match="disk full"):
+        ingest(_all_parquet(copy_valid(tmp_path / "pq")), ws)
+    assert not ws.exists() and not ws.with_name(ws.name + ".wal").exists()

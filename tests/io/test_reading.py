@@ -7,25 +7,22 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
 from csmetrics.config import Config
 from csmetrics.io import load_data_dir
 from csmetrics.io.validate import ROW, SourceFile, Validator
-from tests.io.helpers import append_row, copy_valid, defects, messages, read_rows, set_cell, write_rows
-
-
-def csv_to_parquet(path: Path, **types: pa.DataType) -> Path:
-    """Rewrite NAME.csv as NAME.parquet, with some columns typed (others stay text)."""
-    table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
-        column_types={c: pa.string() for c in read_rows(path)[0]} | types))
-    out = path.with_suffix(".parquet")
-    pq.write_table(table, out)
-    path.unlink()
-    return out
-
+from tests.io.helpers import (
+    append_row,
+    copy_valid,
+    csv_to_parquet,
+    defects,
+    messages,
+    read_rows,
+    set_cell,
+    write_rows,
+)
 
 # -- CSV dialect and row numbers -------------------------------------------------
 
