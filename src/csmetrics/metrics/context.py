@@ -249,30 +249,28 @@ class PeriodContext:
         of the run's memory (wide 200k: 1.2 to 0.9 GB peak).
         """
         def build() -> ir.Table:
-            # Each period's two boundary days (before: the day before its first; last), as (day, idx, side).
-            bounds = ibis.memtable(
-                {"day": [d for p in self.periods for d in (p.before, p.last)],
-                 "b_idx": [i for i in range(len(self.periods)) for _ in (0, 1)],
-                 "side": [side for _ in self.periods for side in (0, 1)]},
-                schema={"day": "date", "b_idx": "int64", "side": "int64"},
-            )
             subs = self.subscription_mrr()
             fp = self.first_paying()
+            p = self.periods_table()
             # Each subscription carries its account's first paying day (null: the account never paid),
             # so the grouped pass below keeps it and no join of its millions of rows to the accounts
             # follows.
             subs = subs.left_join(fp, subs.account_id == fp.account_id).select(
                 subs.account_id, subs.started_at, subs.ended_at, subs.mrr, fp.first_day)
-            # Subscriptions in force on each boundary day, summed per account and period in one grouped
-            # pass: MRR_a at the start (side 0) and at the end (side 1). (Was: the MRR of every account on
-            # every boundary day materialised, then every account x period joined to it twice.)
-            on = subs.join(bounds, [subs.started_at <= bounds.day,
-                                    subs.ended_at.isnull() | (bounds.day < subs.ended_at)])
+            # Each subscription joined to the periods whose start (the day before the first) or end (the
+            # last day) it is in force on, with its MRR on each of the two days; summed per account and
+            # period in one grouped pass: MRR_a at the start (m0) and at the end (m1). (Was: one row per
+            # subscription and boundary day, twice the rows into the grouped pass: wide 200k, 12.8M
+            # rows and 2.5 of the run's CPU seconds.)
+            on = subs.join(p, [subs.started_at <= p.last, subs.ended_at.isnull() | (p.before < subs.ended_at)])
             zero = ibis.literal(0, state.MONEY)
-            moved = on.select("account_id", "first_day", idx=on.b_idx,
-                              m0=ibis.ifelse(on.side == 0, on.mrr, zero), m1=ibis.ifelse(on.side == 1, on.mrr, zero))
+
+            def on_day(day: ir.DateValue) -> ir.Value:
+                in_force = (on.started_at <= day) & (on.ended_at.isnull() | (day < on.ended_at))
+                return ibis.ifelse(in_force, on.mrr, zero)
+
+            moved = on.select("account_id", "first_day", idx=on.idx, m0=on_day(on.before), m1=on_day(on.last))
             # Accounts whose first paying day is inside a period are in it even at 0 MRR on both days.
-            p = self.periods_table()
             new = fp.join(p, [fp.first_day >= p.first, fp.first_day <= p.last]).select(
                 "account_id", "first_day", idx=p.idx, m0=zero, m1=zero)
             u = moved.union(new, distinct=False)
