@@ -28,7 +28,7 @@ def ingest_cmd(
         help="URL of the `csmetrics serve` holding the workspace: upload DATA's files to it (admin token in "
              "the environment variable CSMETRICS_TOKEN) instead of opening the workspace.")] = None,
 ) -> None:
-    """Validate DATA and upsert it into the workspace in one transaction.
+    """Validate DATA and upsert it into the workspace, all or nothing.
 
     On any defect nothing is written and the exit code is 2. Re-ingesting the
     same files changes nothing (keys are upserted). See docs/data-contract.md.
