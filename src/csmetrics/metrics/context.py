@@ -40,6 +40,19 @@ def period_first(day: ir.DateValue, grain: str, week_start: str = "monday") -> i
     return day.truncate(unit)
 
 
+def month_key(day: ir.DateValue) -> ir.IntegerValue:
+    """Expression: year x 12 + month of ``day``, a small integer naming its calendar month. Tens of millions
+    of events group faster by it than by the month's first day (wide 200k, 20M usage events into 6.3M
+    account-months: 1.35 to 1.0 s; DuckDB packs a key of a known small range)."""
+    return day.year() * 12 + day.month()
+
+
+def period_key(day: ir.DateValue, grain: str, week_start: str = "monday") -> ir.Value:
+    """Expression naming the period of ``grain`` containing ``day``: :func:`month_key` for months, else the
+    period's first day (:func:`period_first`)."""
+    return month_key(day) if grain == "month" else period_first(day, grain, week_start)
+
+
 @dataclass
 class Blocks:
     """Building blocks built once (by key), and the temp tables behind those materialised."""
@@ -197,11 +210,11 @@ class PeriodContext:
 
         Rows outside the range are dropped. Not materialised: each bucket feeds
         one family aggregate (which is), so a copy of the fact table would be
-        written only to be read once. Unlabelled, the rows have ``_first`` (the
-        first day of their period, a date) instead of ``period``: an aggregate
-        of tens of millions of events then groups by a date, not a text label,
-        and :meth:`label` names its few rows afterwards (same rows: those whose
-        ``_first`` is no period's first day are dropped there instead).
+        written only to be read once. Unlabelled, the rows have ``_pk`` (their
+        period's :func:`period_key`) instead of ``period``: an aggregate of tens
+        of millions of events then groups by a small integer (months) or a date,
+        not a text label, and :meth:`label` names its few rows afterwards (same
+        rows: those whose ``_pk`` is no period's are dropped there instead).
         """
         def build() -> ir.Table:
             t = source if source is not None else self.ds.table(table)
@@ -217,14 +230,25 @@ class PeriodContext:
             else:
                 t = t.mutate(_day=col)
                 t = t.filter((t._day >= self.first_day) & (t._day <= self.last_day))
-            t = t.mutate(_first=period_first(t._day, self.grain, self.week_start))
-            j = self.label(t) if labelled else t
+            if labelled:
+                j = self.label(t.mutate(_first=period_first(t._day, self.grain, self.week_start)))
+            else:
+                j = t.mutate(_pk=period_key(t._day, self.grain, self.week_start))
             return self.with_group(j) if grouped and "account_id" in j.columns else j
         variant = "" if source is None else f":{hash(source.op())}"
         return self.memo(f"bucket:{table}:{date_col}:{grouped}:{labelled}{variant}", build, cache=False)
 
     def label(self, t: ir.Table) -> ir.Table:
-        """``t`` (with ``_first``, a period's first day) with that period's ``period`` label instead."""
+        """``t`` with its period's ``period`` label instead of ``_first`` (the period's first day) or ``_pk``
+        (its :func:`period_key`)."""
+        if "_pk" in t.columns:
+            month = self.grain == "month"
+            p = ibis.memtable(
+                {"p_key": [p.first.year * 12 + p.first.month if month else p.first for p in self.periods],
+                 "period": [p.label for p in self.periods]},
+                schema={"p_key": "int64" if month else "date", "period": "string"},
+            )
+            return t.join(p, t._pk == p.p_key).drop("p_key", "_pk")
         p = self.periods_table().select(p_first="first", period="period")
         return t.join(p, t._first == p.p_first).drop("p_first", "_first")
 

@@ -11,7 +11,7 @@ import ibis
 import ibis.expr.types as ir
 
 from csmetrics.metrics.common import MASK_FEATURES, bit_count, bit_or, pick
-from csmetrics.metrics.context import PeriodContext
+from csmetrics.metrics.context import PeriodContext, month_key
 from csmetrics.registry import metric
 
 NEEDS = ("usage_events",)
@@ -48,9 +48,9 @@ def usage_agg(ctx: PeriodContext) -> ir.Table:
         else:
             per_account = _per_account_distinct(ctx)
         # Grouped after aggregating: the join then sees one row per account and period, not every event.
-        # The periods are keyed by their first day until the last, small aggregate is labelled.
+        # The periods are keyed by their period_key until the last, small aggregate is labelled.
         per_account = ctx.with_group(per_account)
-        agg = per_account.group_by(["_first", "group"]).aggregate(
+        agg = per_account.group_by(["_pk", "group"]).aggregate(
             usage_accounts=per_account.count(),
             # mean(features / catalogue) as mean(features) / catalogue: a mean of
             # integers does not depend on the order the engine adds them in, so
@@ -71,15 +71,15 @@ def feature_catalogue(ctx: PeriodContext) -> list[str]:
 
 
 def _per_account_distinct(ctx: PeriodContext) -> ir.Table:
-    """_first (the period's first day), account_id, features, days: by COUNT(DISTINCT)."""
+    """_pk (the period's key), account_id, features, days: by COUNT(DISTINCT)."""
     u = ctx.bucket("usage_events", "occurred_at", grouped=False, labelled=False)
-    return u.group_by(["_first", "account_id"]).aggregate(
+    return u.group_by(["_pk", "account_id"]).aggregate(
         features=u.feature.nunique(), days=u._day.nunique()
     )
 
 
 def _per_account_masks(ctx: PeriodContext, catalogue: list[str]) -> ir.Table:
-    """_first (the period's first day), account_id, features, days: by bitmasks, one 62-bit word per
+    """_pk (the period's key), account_id, features, days: by bitmasks, one 62-bit word per
     MASK_FEATURES features."""
     per_word = MASK_FEATURES
     words = range((len(catalogue) + per_word - 1) // per_word)
@@ -99,13 +99,13 @@ def _per_account_masks(ctx: PeriodContext, catalogue: list[str]) -> ir.Table:
     u = ctx.bucket("usage_events", "occurred_at", grouped=False, source=events, labelled=False)
     # 1 << (day of month - 1) stays below 2**31, so a 32-bit shift is safe on every engine.
     u = u.mutate(_dbit=(ibis.literal(1) << (u._day.day() - 1)).cast("int64"))
-    keys = ["_first", "account_id"]
+    keys = ["_pk", "account_id"]
     masks = {f"_fm{w}": bit_or(u[f"_fbit{w}"]) for w in words}
     if ctx.grain == "month":
         # The period is the calendar month: one aggregation does.
         s = u.group_by(keys).aggregate(_dm=bit_or(u._dbit), **masks)
         return s.select(*keys, features=_sum(bit_count(s[f"_fm{w}"]) for w in words), days=bit_count(s._dm))
-    s = u.mutate(_month=u._day.truncate("M")).group_by([*keys, "_month"]).aggregate(_dm=bit_or(u._dbit), **masks)
+    s = u.mutate(_month=month_key(u._day)).group_by([*keys, "_month"]).aggregate(_dm=bit_or(u._dbit), **masks)
     return s.group_by(keys).aggregate(
         features=_sum(bit_count(bit_or(s[f"_fm{w}"])) for w in words), days=bit_count(s._dm).sum()
     )
