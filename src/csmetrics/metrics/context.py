@@ -230,27 +230,18 @@ class PeriodContext:
             else:
                 t = t.mutate(_day=col)
                 t = t.filter((t._day >= self.first_day) & (t._day <= self.last_day))
+            j = t.mutate(_pk=period_key(t._day, self.grain, self.week_start))
             if labelled:
-                j = self.label(t.mutate(_first=period_first(t._day, self.grain, self.week_start)))
-            else:
-                j = t.mutate(_pk=period_key(t._day, self.grain, self.week_start))
+                j = self.label(j)
             return self.with_group(j) if grouped and "account_id" in j.columns else j
         variant = "" if source is None else f":{hash(source.op())}"
         return self.memo(f"bucket:{table}:{date_col}:{grouped}:{labelled}{variant}", build, cache=False)
 
     def label(self, t: ir.Table) -> ir.Table:
-        """``t`` with its period's ``period`` label instead of ``_first`` (the period's first day) or ``_pk``
-        (its :func:`period_key`)."""
-        if "_pk" in t.columns:
-            month = self.grain == "month"
-            p = ibis.memtable(
-                {"p_key": [p.first.year * 12 + p.first.month if month else p.first for p in self.periods],
-                 "period": [p.label for p in self.periods]},
-                schema={"p_key": "int64" if month else "date", "period": "string"},
-            )
-            return t.join(p, t._pk == p.p_key).drop("p_key", "_pk")
-        p = self.periods_table().select(p_first="first", period="period")
-        return t.join(p, t._first == p.p_first).drop("p_first", "_first")
+        """``t`` (with ``_pk``, its period's :func:`period_key`) with that period's ``period`` label instead."""
+        p = self.periods_table()
+        p = p.select(p_key=period_key(p.first, self.grain, self.week_start), period=p.period)
+        return t.join(p, t._pk == p.p_key).drop("p_key", "_pk")
 
     def subscription_mrr(self) -> ir.Table:
         """One row per subscription with its MRR in base currency (fx applied once for the run)."""
